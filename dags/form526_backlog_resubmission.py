@@ -1,0 +1,175 @@
+"""Resubmit failed VA Form 21-526EZ submissions to VBA as PDF packages on S3, with a reconciliation report."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pendulum
+from airflow.sdk import Param, TriggerRule, Variable, chain, dag, get_current_context, task
+from form526_operators import DeliverBatchOperator, pg_connection, s3_client
+
+from include import config
+from include.scope import BUCKET_PATTERN, DATE_PATTERN, KEY_PREFIX_PATTERN, S3_URI_PATTERN
+
+DOC_MD = """
+### Form 526 backlog resubmission
+
+Replaces the production-console process that cleared ~150k silently failed disability claims.
+
+**Story of a run** (each step is a task of the same name):
+
+1. **begin_run** — validates the parameters (unknown keys and cross-field rules included), migrates the
+   ledger, reads the optional id list from S3, registers the run.
+2. **extract** — reads the vets-api database in a READ ONLY transaction: submissions *failed* by the
+   vets-api definition as of the run's logical time, in scope. Explicit ids that are not failed are
+   reported `not_eligible` / `not_found`, never dropped.
+3. **deduplicate** — per veteran, identical form content is one claim: a success first skips every
+   failed copy; otherwise the earliest failed copy is kept.
+4. **plan_batches** — drops ids already delivered (unless `redeliver`), caps the run at
+   `max_submissions` (oldest first), cuts batches.
+5. **build_and_deliver** (mapped, one per batch) — renders `<id>.zip` (21-526EZ PDF + metadata.json +
+   mappings.json), uploads it encrypted, confirms size and SHA-256, records it in the ledger.
+   One bad submission fails alone.
+6. **reconcile** — runs even when batches failed: `reconciliation.csv`, `summary.json` and
+   `remaining.csv` under `{key_prefix}/reports/{run}/`, every upload checked against S3.
+7. **enforce_failure_tolerance** — fails the run when more than `tolerated_failure_percent` failed.
+
+Packages: `{key_prefix}/deliveries/{run}/batch-NNNN/{submission_id}.zip` plus the batch `manifest.csv`
+(which holds VBA's identity columns: PII, encrypted). Logs and XCom carry ids, counts and error codes only.
+"""
+
+PARAMS = {
+    "submission_ids": Param(
+        None, type=["null", "array"], items={"type": "integer", "minimum": 1}, maxItems=100_000,
+        title="Submission ids", description="Only these submissions (form526_submissions.id). "
+        "Ids that are not failed come back as not_eligible / not_found.", section="Scope"),
+    "submission_ids_s3_uri": Param(
+        None, type=["null", "string"], pattern=S3_URI_PATTERN, maxLength=1000,
+        title="Id list on S3", description="s3://bucket/key of a CSV with a submission_id header; "
+        "combined with submission_ids (union).", section="Scope"),
+    "created_after": Param(
+        None, type=["null", "string"], format="date", pattern=DATE_PATTERN,
+        title="Created on or after", description="YYYY-MM-DD, inclusive.", section="Scope"),
+    "created_before": Param(
+        None, type=["null", "string"], format="date", pattern=DATE_PATTERN,
+        title="Created before", description="YYYY-MM-DD, exclusive.", section="Scope"),
+    "max_submissions": Param(
+        config.SWEEP_MAX_SUBMISSIONS, type=["null", "integer"], minimum=1, maximum=1_000_000,
+        title="Max submissions", description="Cap for this run; the oldest go first, the rest are "
+        "reported deferred. Empty = all.", section="Scope"),
+    "batch_size": Param(
+        config.DEFAULT_BATCH_SIZE, type="integer", minimum=1, maximum=config.MAX_BATCH_SIZE,
+        title="Batch size", description="Submissions per mapped task (raised automatically to stay under "
+        f"{config.MAX_MAPPED_BATCHES} batches).", section="Delivery"),
+    "dry_run": Param(False, type="boolean", title="Dry run",
+                     description="Plan and report only; no package is written.", section="Delivery"),
+    "redeliver": Param(False, type="boolean", title="Redeliver",
+                       description="Also take submissions already delivered by an earlier run.",
+                       section="Delivery"),
+    "bucket": Param(config.BUCKET, type="string", pattern=BUCKET_PATTERN, title="Bucket",
+                    description="Delivery bucket (deployment default: FORM526_BUCKET).", section="Delivery"),
+    "key_prefix": Param(config.KEY_PREFIX, type="string", pattern=KEY_PREFIX_PATTERN, maxLength=200,
+                        title="Key prefix", description="Prefix of every key written (deployment default: "
+                        "FORM526_KEY_PREFIX).", section="Delivery"),
+    "tolerated_failure_percent": Param(
+        0, type="number", minimum=0, maximum=100, title="Tolerated failure %",
+        description="The run fails when a larger share of the attempted submissions failed.", section="Delivery"),
+}
+
+
+def _as_of() -> datetime:
+    ctx = get_current_context()
+    return ctx.get("logical_date") or ctx["dag_run"].run_after
+
+
+@dag(
+    dag_id="form526_backlog_resubmission",
+    schedule=None if config.SWEEP_SCHEDULE.lower() == "none" else config.SWEEP_SCHEDULE,
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    max_active_tasks=config.MAX_ACTIVE_BATCHES + 2,
+    params=PARAMS,
+    doc_md=DOC_MD,
+    tags=["form526", "backlog", "vba"],
+    default_args={
+        "owner": "form526-data-eng",
+        "retries": config.TASK_RETRIES,
+        "retry_delay": timedelta(seconds=config.RETRY_DELAY_SECONDS),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(seconds=config.MAX_RETRY_DELAY_SECONDS),
+    },
+)
+def form526_backlog_resubmission():
+    from include import pipeline
+    from include.scope import validate_params
+
+    def scope_of(params):
+        return validate_params(params, PARAMS)
+
+    @task
+    def begin_run(params=None, dag_run=None) -> dict:
+        def open_csv(bucket: str, key: str):
+            return s3_client(config.S3_CONN_ID).get_object(Bucket=bucket, Key=key)["Body"].iter_lines(
+                keepends=True)
+
+        with pg_connection(config.LEDGER_CONN_ID) as led:
+            return pipeline.begin_run(led, run_id=dag_run.run_id, dag_id=dag_run.dag_id, as_of=_as_of(),
+                                      params=params, known_params=PARAMS, open_csv=open_csv)
+
+    @task
+    def extract(run: dict, params=None) -> dict:
+        with pg_connection(config.SOURCE_CONN_ID) as src, pg_connection(config.LEDGER_CONN_ID) as led:
+            return pipeline.extract(src, led, run_id=run["run_id"], scope=scope_of(params),
+                                    as_of=datetime.fromisoformat(run["as_of"]))
+
+    @task
+    def deduplicate(run: dict, extracted: dict) -> dict:
+        with pg_connection(config.LEDGER_CONN_ID) as led:
+            return pipeline.dedupe(led, run_id=run["run_id"])
+
+    @task
+    def plan_batches(run: dict, deduped: dict, params=None) -> list[dict]:
+        with pg_connection(config.LEDGER_CONN_ID) as led:
+            return pipeline.plan(led, run_id=run["run_id"], run_key_=run["run_key"], scope=scope_of(params))
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def reconcile(run: dict, params=None) -> dict:
+        from include.object_store import Encryption, ObjectStore
+
+        store = ObjectStore(s3_client(config.S3_CONN_ID),
+                            Encryption(Variable.get("form526_sse_kms_key_id", default="") or None))
+        with pg_connection(config.SOURCE_CONN_ID) as src, pg_connection(config.LEDGER_CONN_ID) as led:
+            return pipeline.reconcile(src, led, store, run_id=run["run_id"], run_key_=run["run_key"],
+                                      scope=scope_of(params), as_of=datetime.fromisoformat(run["as_of"]))
+
+    @task
+    def enforce_failure_tolerance(summary: dict, params=None) -> None:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        tolerated = float(params["tolerated_failure_percent"])
+        if summary["failure_percent"] > tolerated:
+            raise AirflowFailException(
+                f"{summary['failure_percent']}% of attempted submissions failed, above the tolerated {tolerated}%; "
+                f"see {summary['report_keys']['reconciliation']}")
+
+    # scope -> extract -> deduplicate -> plan batches
+    run = begin_run()
+    extracted = extract(run)
+    deduped = deduplicate(run, extracted)
+    batches = plan_batches(run, deduped)
+
+    # build and deliver, one mapped task per batch
+    delivered = DeliverBatchOperator.partial(
+        task_id="build_and_deliver",
+        sse_kms_key_id="{{ var.value.get('form526_sse_kms_key_id', '') }}",
+        map_index_template="batch {{ task.batch['batch_id'] }} · {{ task.batch['count'] }} submissions",
+        max_active_tis_per_dagrun=config.MAX_ACTIVE_BATCHES,
+    ).expand(batch=batches)
+
+    # reconcile (always), then judge the run
+    summary = reconcile(run)
+    chain(delivered, summary, enforce_failure_tolerance(summary))
+
+
+form526_backlog_resubmission()

@@ -1,0 +1,41 @@
+"""Names and defaults shared by the DAGs, the operator and the tools (no Airflow import)."""
+
+from __future__ import annotations
+
+import os
+
+SOURCE_CONN_ID = "form526_source"
+"""Postgres holding the vets-api tables; used read-only."""
+
+LEDGER_CONN_ID = "form526_ledger"
+"""Postgres holding this pipeline's ledger (may be the same server as the source)."""
+
+S3_CONN_ID = "form526_s3"
+"""AWS connection for the delivery bucket (MinIO or moto via ``endpoint_url`` in its extra)."""
+
+DEFAULT_BUCKET = "form526-backlog"
+DEFAULT_KEY_PREFIX = "form526"
+DEFAULT_BATCH_SIZE = 500
+MAX_BATCH_SIZE = 5000
+MAX_MAPPED_BATCHES = 1000
+"""Kept below Airflow's ``[core] max_map_length`` (1024 by default)."""
+
+PENDING_WINDOW_DAYS = 21
+"""vets-api's MAX_PENDING_TIME: a submission younger than this may still be in flight."""
+
+# Deployment settings read from the environment (cheap, no I/O beyond os.environ), with defaults.
+
+SWEEP_SCHEDULE = os.environ.get("FORM526_SWEEP_SCHEDULE", "0 2 * * *")
+"""Cron of the scheduled backlog sweep (02:00 UTC daily); "none" turns the schedule off."""
+
+SWEEP_MAX_SUBMISSIONS = int(os.environ["FORM526_SWEEP_MAX_SUBMISSIONS"]) if os.environ.get(
+    "FORM526_SWEEP_MAX_SUBMISSIONS") else None
+"""Default cap of a run (the scheduled sweep uses the defaults); unset = the whole remainder."""
+
+BUCKET = os.environ.get("FORM526_BUCKET", DEFAULT_BUCKET)
+KEY_PREFIX = os.environ.get("FORM526_KEY_PREFIX", DEFAULT_KEY_PREFIX)
+TASK_RETRIES = int(os.environ.get("FORM526_TASK_RETRIES", "3"))
+RETRY_DELAY_SECONDS = int(os.environ.get("FORM526_RETRY_DELAY_SECONDS", "60"))
+MAX_RETRY_DELAY_SECONDS = int(os.environ.get("FORM526_MAX_RETRY_DELAY_SECONDS", "1800"))
+MAX_ACTIVE_BATCHES = int(os.environ.get("FORM526_MAX_ACTIVE_BATCHES", "16"))
+"""Mapped batch instances running at once per run (the old process held PDF generation to 32)."""

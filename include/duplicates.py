@@ -1,0 +1,95 @@
+"""Per-veteran deduplication (domain notes section 6).
+
+A veteran's submissions with identical normalised form content form a *dupe set*. Within a set,
+ordered by ``created_at`` (then id):
+
+* the first member is a success -> every failed copy is skipped as a duplicate of it;
+* otherwise the EARLIEST failed copy is kept (its date is the veteran's effective date) and every
+  other failed copy, before or after any success, is skipped as a duplicate of the kept one.
+
+Only ``success`` and ``failed`` members take part; in-flight submissions decide nothing yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import groupby
+from typing import Any
+
+VOLATILE_KEYS = frozenset({
+    "claimDate",                  # filled from the submission time
+    "applicationExpirationDate",  # moves with the intent to file
+    "confirmationCode",           # a new upload confirmation each resubmission
+    "flashes",                    # system notices at submit time
+    "timestamp", "createdAt", "updatedAt", "submittedAt", "submittedAtTimestamp",
+})
+"""Keys removed (at any depth) before form content is compared."""
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k not in VOLATILE_KEYS}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def content_hash(form_json: str | None) -> str:
+    """SHA-256 of the form with volatile keys removed; unparseable text hashes as-is."""
+    if form_json is None:
+        return hashlib.sha256(b"null").hexdigest()
+    try:
+        data = json.loads(form_json)
+    except ValueError:
+        return hashlib.sha256(form_json.encode("utf-8", "replace")).hexdigest()
+    canonical = json.dumps(_strip(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Member:
+    submission_id: int
+    user_uuid: str
+    created_at: datetime
+    state: str          # 'success' | 'failed'
+    content_hash: str
+    in_scope: bool      # a failed submission this run was asked to consider
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kept: list[Member]
+    skipped: list[tuple[Member, int]]  # (member, duplicate_of)
+
+
+def deduplicate(members: Iterable[Member]) -> Verdict:
+    """Apply the dupe-set rule; only in-scope failed members appear in the verdict."""
+    kept: list[Member] = []
+    skipped: list[tuple[Member, int]] = []
+    by_set = sorted(members, key=lambda m: (m.user_uuid, m.content_hash, m.created_at, m.submission_id))
+    for _, group in groupby(by_set, key=lambda m: (m.user_uuid, m.content_hash)):
+        ordered = [m for m in group if m.state in ("success", "failed")]
+        if not ordered:
+            continue
+        first = ordered[0]
+        failed = [m for m in ordered if m.state == "failed"]
+        if first.state == "success":
+            keeper_id = first.submission_id
+            survivors: list[Member] = []
+        else:
+            keeper_id = failed[0].submission_id
+            survivors = [failed[0]]
+        for m in failed:
+            if not m.in_scope:
+                continue
+            if survivors and m is survivors[0]:
+                kept.append(m)
+            else:
+                skipped.append((m, keeper_id))
+    kept.sort(key=lambda m: (m.created_at, m.submission_id))
+    skipped.sort(key=lambda s: s[0].submission_id)
+    return Verdict(kept=kept, skipped=skipped)

@@ -1,0 +1,172 @@
+"""The reconciliation report of a run, built from the ledger and checked against S3.
+
+``reconciliation.csv`` has one row per submission the run considered; ``summary.json`` the counts;
+``remaining.csv`` the failed submissions still not delivered. None of them holds PII: ids, keys,
+checksums, error codes and PII-free details only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+REPORT_COLUMNS = ("submission_id", "status", "batch_id", "s3_key", "sha256", "bytes", "error_code", "error_detail",
+                  "duplicate_of")
+STATUSES = ("uploaded", "failed", "skipped_duplicate", "skipped_already_delivered", "skipped_in_progress",
+            "not_eligible", "not_found", "deferred", "planned")
+FAILURE_STATUSES = ("failed",)
+
+_ITEMS_SQL = """
+SELECT i.submission_id, i.status, i.batch_no, i.duplicate_of, i.detail,
+       d.state, d.s3_bucket, d.s3_key, d.sha256, d.bytes, d.last_run_id, d.batch_id,
+       d.last_error_code, d.last_error_detail, d.claimed_by, (d.claim_expires_at > now()) AS claim_live
+FROM form526_run_items i
+LEFT JOIN form526_deliveries d ON d.submission_id = i.submission_id
+WHERE i.run_id = %s
+ORDER BY i.submission_id
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    submission_id: int
+    status: str
+    batch_id: str = ""
+    s3_bucket: str = ""
+    s3_key: str = ""
+    sha256: str = ""
+    bytes: int | None = None
+    error_code: str = ""
+    error_detail: str = ""
+    duplicate_of: int | None = None
+
+    def csv_row(self) -> list[Any]:
+        return [self.submission_id, self.status, self.batch_id, self.s3_key, self.sha256,
+                "" if self.bytes is None else self.bytes, self.error_code, self.error_detail,
+                "" if self.duplicate_of is None else self.duplicate_of]
+
+
+def final_row(item: Mapping[str, Any], run_id: str) -> Row:
+    """Decide a submission's reported status from its plan row and its delivery ledger row."""
+    sid, status = item["submission_id"], item["status"]
+    batch = f"{item['batch_no']:04d}" if item.get("batch_no") else ""
+    if status in ("skipped_duplicate",):
+        return Row(sid, status, duplicate_of=item.get("duplicate_of"))
+    if status in ("not_eligible", "not_found", "deferred", "planned", "requested"):
+        st = "not_found" if status == "requested" else status
+        return Row(sid, st, batch_id=batch, error_detail=item.get("detail") or "")
+    state = item.get("state")
+    if status == "skipped_already_delivered" or (state == "uploaded" and item.get("last_run_id") != run_id):
+        return Row(sid, "skipped_already_delivered", batch_id=item.get("batch_id") or "",
+                   s3_bucket=item.get("s3_bucket") or "", s3_key=item.get("s3_key") or "",
+                   sha256=item.get("sha256") or "", bytes=item.get("bytes"))
+    if state == "uploaded":
+        return Row(sid, "uploaded", batch_id=batch, s3_bucket=item["s3_bucket"], s3_key=item["s3_key"],
+                   sha256=item["sha256"], bytes=item["bytes"])
+    if state == "failed" and item.get("last_run_id") == run_id:
+        return Row(sid, "failed", batch_id=batch, error_code=item.get("last_error_code") or "",
+                   error_detail=item.get("last_error_detail") or "")
+    if state == "claimed" and item.get("claim_live") and item.get("last_run_id") != run_id:
+        return Row(sid, "skipped_in_progress", batch_id=batch, error_detail="claimed by another run")
+    return Row(sid, "failed", batch_id=batch, error_code="batch_incomplete",
+               error_detail="its batch ended before delivering it; the next run takes it again")
+
+
+def load_rows(ledger_conn, run_id: str) -> list[Row]:
+    cur = ledger_conn.execute(_ITEMS_SQL, (run_id,))
+    cols = [c.name for c in cur.description]
+    return [final_row(dict(zip(cols, r, strict=True)), run_id) for r in cur]
+
+
+def verify_uploaded(rows: Sequence[Row], store, threads: int = 8) -> tuple[list[Row], list[int]]:
+    """Check every ``uploaded`` row against S3 (exists, size, SHA-256); a mismatch becomes ``failed``."""
+    targets = [r for r in rows if r.status == "uploaded"]
+
+    def check(r: Row) -> bool:
+        return store.matches(r.s3_bucket, r.s3_key, r.bytes or 0, r.sha256)
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        ok = dict(zip((r.submission_id for r in targets), pool.map(check, targets), strict=True))
+    bad = [sid for sid, good in ok.items() if not good]
+    out = []
+    for r in rows:
+        if r.status == "uploaded" and not ok[r.submission_id]:
+            r = Row(r.submission_id, "failed", batch_id=r.batch_id, error_code="not_confirmed_in_s3",
+                    error_detail="the ledger said uploaded but S3 does not hold the same bytes")
+        out.append(r)
+    return out, bad
+
+
+@dataclass
+class Summary:
+    run_id: str
+    dry_run: bool
+    considered: int
+    by_status: dict[str, int]
+    by_error_code: dict[str, int]
+    batches: int
+    failure_percent: float
+    remaining_backlog: int
+    report_keys: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "dry_run": self.dry_run, "considered": self.considered,
+                "by_status": self.by_status, "by_error_code": self.by_error_code, "batches": self.batches,
+                "failure_percent": self.failure_percent, "remaining_backlog": self.remaining_backlog,
+                "report_keys": self.report_keys}
+
+
+def summarize(run_id: str, rows: Sequence[Row], *, dry_run: bool, remaining: int) -> Summary:
+    by_status = Counter(r.status for r in rows)
+    by_code = Counter(r.error_code for r in rows if r.error_code)
+    attempted = by_status["uploaded"] + by_status["failed"]
+    pct = round(100.0 * by_status["failed"] / attempted, 2) if attempted else 0.0
+    return Summary(run_id=run_id, dry_run=dry_run, considered=len(rows),
+                   by_status={s: by_status[s] for s in STATUSES if by_status[s]},
+                   by_error_code=dict(sorted(by_code.items())),
+                   batches=len({r.batch_id for r in rows if r.batch_id and r.status in ("uploaded", "failed",
+                                                                                        "planned")}),
+                   failure_percent=pct, remaining_backlog=remaining)
+
+
+def reconciliation_csv(rows: Iterable[Row]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(REPORT_COLUMNS)
+    for r in rows:
+        w.writerow(r.csv_row())
+    return buf.getvalue().encode()
+
+
+def remaining_csv(remaining: Sequence[tuple[int, str, str]]) -> bytes:
+    """``submission_id, ledger_state, last_error_code`` for each failed submission not yet delivered."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("submission_id", "ledger_state", "last_error_code"))
+    w.writerows(remaining)
+    return buf.getvalue().encode()
+
+
+def summary_json(summary: Summary) -> bytes:
+    return json.dumps(summary.as_dict(), indent=2, sort_keys=True).encode()
+
+
+def summary_table(summary: Summary) -> str:
+    """A short fixed-width table for the task log."""
+    lines = [f"Run {summary.run_id}{' (dry run)' if summary.dry_run else ''}",
+             f"{'status':<28}{'count':>10}", "-" * 38]
+    lines += [f"{k:<28}{v:>10}" for k, v in summary.by_status.items()]
+    lines.append("-" * 38)
+    lines.append(f"{'considered':<28}{summary.considered:>10}")
+    if summary.by_error_code:
+        lines += ["", f"{'error code':<28}{'count':>10}", "-" * 38]
+        lines += [f"{k:<28}{v:>10}" for k, v in summary.by_error_code.items()]
+    lines += ["", f"batches: {summary.batches}   failure share: {summary.failure_percent}%   "
+                  f"remaining backlog after this run: {summary.remaining_backlog}"]
+    return "\n".join(lines)
