@@ -113,9 +113,16 @@ def form526_backlog_resubmission():
             return s3_client(config.S3_CONN_ID).get_object(Bucket=bucket, Key=key)["Body"].iter_lines(
                 keepends=True)
 
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from include.scope import ScopeError
+
         with pg_connection(config.LEDGER_CONN_ID) as led:
-            return pipeline.begin_run(led, run_id=dag_run.run_id, dag_id=dag_run.dag_id, as_of=_as_of(),
-                                      params=params, known_params=PARAMS, open_csv=open_csv)
+            try:
+                return pipeline.begin_run(led, run_id=dag_run.run_id, dag_id=dag_run.dag_id, as_of=_as_of(),
+                                          params=params, known_params=PARAMS, open_csv=open_csv)
+            except ScopeError as exc:  # bad input: retrying cannot help
+                raise AirflowFailException(str(exc)) from None
 
     @task
     def extract(run: dict, params=None) -> dict:
@@ -134,8 +141,13 @@ def form526_backlog_resubmission():
             return pipeline.plan(led, run_id=run["run_id"], run_key_=run["run_key"], scope=scope_of(params))
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def reconcile(run: dict, params=None) -> dict:
+    def reconcile(run: dict | None, params=None) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from include.object_store import Encryption, ObjectStore
+
+        if not run:  # the run never started (bad scope): nothing to reconcile, and the run must show failed
+            raise AirflowFailException("begin_run did not register the run; see its log for the reason")
 
         store = ObjectStore(s3_client(config.S3_CONN_ID),
                             Encryption(Variable.get("form526_sse_kms_key_id", default="") or None))

@@ -101,7 +101,7 @@ def _render(row: SourceRow) -> Package:
         return build_package(sub)
     except PackageError:
         raise
-    except Exception as exc:  # noqa: BLE001 - one bad submission must fail alone; the class name is PII-free
+    except Exception as exc:
         raise PackageError("package_unexpected", f"unexpected {type(exc).__name__} while packaging") from None
 
 

@@ -57,11 +57,14 @@ def _wait_for_port(port: int, timeout: float) -> bool:
 
 
 def _pg_bin_dir() -> Path:
+    import warnings
+
     try:
-        import pgserver  # noqa: F401  (only its bundled binaries are used)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pgserver's import warns about XDG_RUNTIME_DIR; we use only its binaries
+            from pgserver._commands import POSTGRES_BIN_PATH
     except ImportError as exc:  # pragma: no cover - dependency missing
         raise DevServiceError("pgserver is not installed: pip install -r requirements.txt -c constraints.txt") from exc
-    from pgserver._commands import POSTGRES_BIN_PATH
 
     if not (POSTGRES_BIN_PATH / "pg_ctl").exists():
         raise DevServiceError(f"PostgreSQL binaries not found in {POSTGRES_BIN_PATH}")
@@ -132,7 +135,8 @@ class EmbeddedPostgres:
                         start_new_session=True)
         if res.returncode:
             tail = (self.data_dir / "server.log").read_text(errors="replace").strip().splitlines()[-1:]
-            raise DevServiceError(f"PostgreSQL did not start on port {self.port}: {' '.join(tail) or res.stderr.strip()}")
+            why = " ".join(tail) or res.stderr.strip()
+            raise DevServiceError(f"PostgreSQL did not start on port {self.port}: {why}")
         self._started = True
         return self
 
@@ -300,7 +304,7 @@ class DevServices:
         client = self.boto3_client()
         try:
             client.head_bucket(Bucket=bucket)
-        except Exception:  # noqa: BLE001 - any error means "not there yet"
+        except Exception:
             client.create_bucket(Bucket=bucket)
 
     def airflow_connections(self) -> dict[str, str]:

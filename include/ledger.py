@@ -179,7 +179,8 @@ def record_plan(conn, run_id: str, *, batches: Sequence[Sequence[int]], already_
             [(status, no, run_id, sid) for no, ids in enumerate(batches, start=1) for sid in ids],
         )
         cur.executemany(
-            "UPDATE form526_run_items SET status = 'skipped_already_delivered' WHERE run_id = %s AND submission_id = %s",
+            "UPDATE form526_run_items SET status = 'skipped_already_delivered'"
+            " WHERE run_id = %s AND submission_id = %s",
             [(run_id, sid) for sid in already_delivered],
         )
         cur.executemany(

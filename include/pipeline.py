@@ -49,7 +49,7 @@ def begin_run(ledger_conn, *, run_id: str, dag_id: str, as_of: datetime, params:
         uri = scope.submission_ids_s3_uri
         try:
             lines = open_csv(uri.bucket, uri.key)
-        except Exception as exc:  # noqa: BLE001 - any read failure is told in one sentence
+        except Exception as exc:
             raise ScopeError(f"cannot read {uri}: {type(exc).__name__}") from None
         requested.update(read_id_csv(lines, str(uri)))
     key = run_key(run_id)

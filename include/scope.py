@@ -58,7 +58,10 @@ def check_bucket(bucket: str) -> str:
 
 
 def run_key(run_id: str) -> str:
-    """The run id made safe for an S3 key segment (``manual__2024-01-01T00:00:00+00:00`` -> ``manual__2024-01-01T00-00-00-00-00``)."""
+    """The run id made safe for an S3 key segment.
+
+    ``manual__2024-01-01T00:00:00+00:00`` becomes ``manual__2024-01-01T00-00-00-00-00``.
+    """
     return re.sub(r"[^A-Za-z0-9._-]", "-", run_id)[:200]
 
 

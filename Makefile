@@ -1,0 +1,54 @@
+# One-command entry points. `make demo` and `make test` set up the virtualenv themselves.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt | sha1sum | cut -c1-12)
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: setup demo test lint unit gallery bench lock compose-check clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+## Seed a throwaway vets-api database, run the backlog DAG end to end, print the report.
+demo: setup
+	$(BIN)/python scripts/demo.py $(ARGS)
+
+## Lint, then the whole test suite (starts its own PostgreSQL and S3).
+test: setup lint
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+
+unit: setup
+	$(BIN)/python -m pytest -m "not integration and not e2e" $(ARGS)
+
+## Render sample packages and PNG previews into out/gallery.
+gallery: setup
+	$(BIN)/python -m include.gallery --out out/gallery --png
+
+## Benchmark (not part of the tests): see bench/README section in README.md.
+bench: setup
+	$(BIN)/python bench/run.py $(ARGS)
+
+compose-check: setup
+	$(BIN)/docker-compose -f docker-compose.yaml config -q
+
+## Re-resolve the lock after changing requirements.txt.
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/python -m pip install --quiet --upgrade "pip==26.3"
+	.lockenv/bin/python -m pip install --quiet -r requirements.txt
+	(echo "# Full lock: every package of a resolved install of requirements.txt (Python 3.11, linux x86_64)."; \
+	 echo "# Made with: make lock"; \
+	 .lockenv/bin/python -m pip freeze --exclude-editable | grep -v -E "^(-e|pip==|setuptools==|wheel==)") > constraints.txt
+	rm -rf .lockenv
+
+clean:
+	rm -rf .airflow out .pytest_cache .ruff_cache

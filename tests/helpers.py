@@ -1,0 +1,124 @@
+"""Shared test helpers: run a DAG in-process, read S3 and the ledger, compute expectations independently."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from typing import Any
+
+import psycopg
+
+from include.devservices import create_database
+
+BUCKET = "form526-backlog"
+
+
+def reset_databases(services) -> None:
+    """Empty source and ledger databases (same names, so the exported connections stay valid)."""
+    create_database(services.server_dsn, services.source_db, drop_first=True)
+    create_database(services.server_dsn, services.ledger_db, drop_first=True)
+
+
+def empty_bucket(services, bucket: str = BUCKET) -> None:
+    s3 = services.boto3_client()
+    services.ensure_bucket(bucket)
+    for key in list_keys(services, bucket):
+        s3.delete_object(Bucket=bucket, Key=key)
+
+
+def seed(services, n: int, seed: int = 7) -> None:
+    from include import synthetic
+
+    with psycopg.connect(services.source_dsn) as conn:
+        synthetic.seed(conn, n, seed=seed)
+
+
+def get_dag(dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import ROOT
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.get_dag(dag_id)
+
+
+def run_dag(dag_id: str, conf: dict[str, Any] | None = None):
+    """``dag.test`` in this process; returns (dag_run state, {task_id or task_id[i]: state})."""
+    dag = get_dag(dag_id)
+    dr = dag.test(run_conf=conf or {})
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter(TaskInstance.dag_id == dag_id,
+                                                 TaskInstance.run_id == dr.run_id).all()
+        states = {(ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): ti.state for ti in tis}
+        labels = {f"{ti.task_id}[{ti.map_index}]": ti.rendered_map_index for ti in tis if ti.map_index >= 0}
+    return dr.run_id, dr.state, states, labels
+
+
+def list_keys(services, bucket: str = BUCKET, prefix: str = "") -> dict[str, int]:
+    s3 = services.boto3_client()
+    out = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for o in page.get("Contents", []):
+            out[o["Key"]] = o["Size"]
+    return out
+
+
+def get_bytes(services, key: str, bucket: str = BUCKET) -> bytes:
+    return services.boto3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def report_of(services, run_key: str, prefix: str = "form526") -> tuple[list[dict[str, str]], dict[str, Any]]:
+    base = f"{prefix}/reports/{run_key}/"
+    rows = list(csv.DictReader(io.StringIO(get_bytes(services, base + "reconciliation.csv").decode())))
+    summary = json.loads(get_bytes(services, base + "summary.json"))
+    return rows, summary
+
+
+def ledger_states(services) -> dict[int, str]:
+    with psycopg.connect(services.ledger_dsn) as conn:
+        return dict(conn.execute("SELECT submission_id, state FROM form526_deliveries").fetchall())
+
+
+def labels(services) -> dict[int, dict[str, Any]]:
+    with psycopg.connect(services.source_dsn) as conn:
+        rows = conn.execute(
+            "SELECT l.submission_id, l.scenario, l.expected_state, l.dupe_group, s.created_at, s.user_uuid"
+            " FROM synthetic.submission_labels l JOIN form526_submissions s ON s.id = l.submission_id").fetchall()
+    return {r[0]: {"scenario": r[1], "state": r[2], "dupe_group": r[3], "created_at": r[4], "user": r[5]}
+            for r in rows}
+
+
+def expected_plan(lab: dict[int, dict[str, Any]]) -> tuple[set[int], dict[int, int]]:
+    """Independently of the pipeline's content hashing: failed ids kept and skipped, from the generator's
+    own dupe-group labels and the dupe-set rule."""
+    failed = {sid for sid, v in lab.items() if v["state"] == "failed"}
+    groups: dict[str, list[int]] = defaultdict(list)
+    for sid, v in lab.items():
+        if v["dupe_group"] and v["state"] in ("success", "failed"):
+            groups[v["dupe_group"]].append(sid)
+    skipped: dict[int, int] = {}
+    for members in groups.values():
+        members.sort(key=lambda s: (lab[s]["created_at"], s))
+        first = members[0]
+        if lab[first]["state"] == "success":
+            keeper = first
+        else:
+            keeper = next(s for s in members if lab[s]["state"] == "failed")
+        for s in members:
+            if lab[s]["state"] == "failed" and s != keeper:
+                skipped[s] = keeper
+    return failed - set(skipped), skipped
+
+
+def last_names(services, ids: list[int]) -> dict[int, str]:
+    """The veteran's last name as the source holds it (auth headers), whitespace folded."""
+    with psycopg.connect(services.source_dsn) as conn:
+        rows = conn.execute("SELECT id, auth_headers_json FROM form526_submissions WHERE id = ANY(%s)",
+                            (ids,)).fetchall()
+    return {sid: " ".join(str(json.loads(a).get("va_eauth_lastName", "")).split()) for sid, a in rows}
