@@ -177,11 +177,15 @@ def form526_backlog_resubmission():
         sse_kms_key_id="{{ var.value.get('form526_sse_kms_key_id', '') }}",
         map_index_template="batch {{ task.batch['batch_id'] }} · {{ task.batch['count'] }} submissions",
         max_active_tis_per_dagrun=config.MAX_ACTIVE_BATCHES,
+        claim_ttl_minutes=config.CLAIM_TTL_MINUTES,
     ).expand(batch=batches)
 
-    # reconcile (always), then judge the run
+    # reconcile (always), then judge the run: a batch that failed after its retries fails the run
+    # whatever the tolerance, which is for bad submissions, not for a broken pipeline
     summary = reconcile(run)
-    chain(delivered, summary, enforce_failure_tolerance(summary))
+    judged = enforce_failure_tolerance(summary)
+    chain(delivered, summary, judged)
+    delivered >> judged
 
 
 form526_backlog_resubmission()

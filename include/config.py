@@ -39,3 +39,5 @@ RETRY_DELAY_SECONDS = int(os.environ.get("FORM526_RETRY_DELAY_SECONDS", "60"))
 MAX_RETRY_DELAY_SECONDS = int(os.environ.get("FORM526_MAX_RETRY_DELAY_SECONDS", "1800"))
 MAX_ACTIVE_BATCHES = int(os.environ.get("FORM526_MAX_ACTIVE_BATCHES", "16"))
 """Mapped batch instances running at once per run (the old process held PDF generation to 32)."""
+CLAIM_TTL_MINUTES = int(os.environ.get("FORM526_CLAIM_TTL_MINUTES", "30"))
+"""How long a batch's claim on its submissions lasts; a dead worker's claims are taken again after it."""

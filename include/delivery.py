@@ -15,6 +15,7 @@ the task; the retry re-claims its own rows and redoes only what is not confirmed
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -107,77 +108,98 @@ def _render(row: SourceRow) -> Package:
 
 def deliver_batch(spec: BatchSpec, *, source_conn, ledger_conn, store: ObjectStore, flush_every: int = 50,
                   on_submission: Callable[[int], None] | None = None) -> BatchResult:
-    """Deliver every claimable submission of batch ``spec.batch_no``; see the module doc for the order."""
-    result = BatchResult(batch_id=spec.batch_id, batch_no=spec.batch_no)
-    ids = ledger.batch_ids(ledger_conn, spec.run_id, spec.batch_no)
-    result.planned = len(ids)
-    claims = ledger.claim(ledger_conn, ids=ids, worker=spec.worker, run_id=spec.run_id, batch_id=spec.batch_id,
-                          bucket=spec.bucket, key_prefix=spec.batch_prefix, ttl_minutes=spec.claim_ttl_minutes,
-                          redeliver=spec.redeliver)
-    result.claimed = len(claims)
-    log.info("batch %s: %d planned, %d claimed (%d held by another run or already done)",
-             spec.batch_id, len(ids), len(claims), len(ids) - len(claims))
+    """Deliver every claimable submission of batch ``spec.batch_no``; see the module doc for the order.
 
-    uploaded: list[ledger.Uploaded] = []
-    failed: list[ledger.Failed] = []
-    codes: Counter[str] = Counter()
-    manifest_rows: list[dict[str, object]] = []
-    seen: set[int] = set()
+    ``on_submission(id)`` is called after each submission is handled (progress hooks, fault tests).
+    """
+    return _Batch(spec, source_conn, ledger_conn, store, flush_every, on_submission).run()
 
-    def flush() -> None:
-        ledger.record_outcomes(ledger_conn, spec.worker, uploaded, failed)
-        uploaded.clear()
-        failed.clear()
 
-    # Delivered by an earlier attempt of this same batch: not claimed again, but still in its manifest.
-    earlier = {sid: d for sid, d in ledger.delivery_rows(ledger_conn, [i for i in ids if i not in claims]).items()
-               if d["state"] == "uploaded" and d["last_run_id"] == spec.run_id and d["batch_id"] == spec.batch_id}
+class _Batch:
+    def __init__(self, spec: BatchSpec, source_conn, ledger_conn, store: ObjectStore, flush_every: int,
+                 on_submission: Callable[[int], None] | None) -> None:
+        self.spec, self.source, self.ledger, self.store = spec, source_conn, ledger_conn, store
+        self.flush_every, self.on_submission = flush_every, on_submission
+        self.result = BatchResult(batch_id=spec.batch_id, batch_no=spec.batch_no)
+        self.codes: Counter[str] = Counter()
+        self.manifest: list[dict[str, object]] = []
+        self.uploaded: list[ledger.Uploaded] = []
+        self.failed: list[ledger.Failed] = []
 
-    for row in stream_submissions(source_conn, ids):
-        if row.id in earlier:
-            d = earlier[row.id]
-            manifest_rows.append({"submission_id": row.id, "s3_key": d["s3_key"], "sha256": d["sha256"],
-                                  "bytes": d["bytes"], **_identity(row.auth_headers_json)})
-            continue
-        if row.id not in claims:
-            continue
-        seen.add(row.id)
-        c = claims[row.id]
+    def run(self) -> BatchResult:
+        spec, res = self.spec, self.result
+        ids = ledger.batch_ids(self.ledger, spec.run_id, spec.batch_no)
+        res.planned = len(ids)
+        claims = ledger.claim(self.ledger, ids=ids, worker=spec.worker, run_id=spec.run_id, batch_id=spec.batch_id,
+                              bucket=spec.bucket, key_prefix=spec.batch_prefix, ttl_minutes=spec.claim_ttl_minutes,
+                              redeliver=spec.redeliver)
+        res.claimed = len(claims)
+        # Delivered by an earlier attempt of this same batch: not claimed again, but still in its manifest.
+        earlier = {sid: d for sid, d in ledger.delivery_rows(self.ledger, [i for i in ids if i not in claims]).items()
+                   if d["state"] == "uploaded" and d["last_run_id"] == spec.run_id
+                   and d["batch_id"] == spec.batch_id}
+        log.info("batch %s: %d planned, %d claimed, %d delivered by an earlier attempt, %d held elsewhere",
+                 spec.batch_id, len(ids), len(claims), len(earlier), len(ids) - len(claims) - len(earlier))
         try:
-            pkg = _render(row)
-        except PackageError as err:
-            failed.append(ledger.Failed(row.id, err.code, err.detail))
-            codes[err.code] += 1
-            log.warning("submission %d failed: %s", row.id, err.code)
-        else:
-            if store.matches(c.bucket, c.key, len(pkg.data), pkg.sha256):
-                result.already_in_s3 += 1
-            else:
-                store.put_confirmed(c.bucket, c.key, pkg.data, content_type="application/zip",
-                                    sha256_hex=pkg.sha256)
-            uploaded.append(ledger.Uploaded(row.id, pkg.sha256, len(pkg.data)))
-            manifest_rows.append({"submission_id": row.id, "s3_key": c.key, "sha256": pkg.sha256,
-                                  "bytes": len(pkg.data), **_identity(row.auth_headers_json)})
-            result.uploaded += 1
-        if on_submission is not None:
-            on_submission(row.id)
-        if len(uploaded) + len(failed) >= flush_every:
-            flush()
-    for sid in sorted(set(claims) - seen):
-        failed.append(ledger.Failed(sid, "source_row_missing", "the submission is no longer in the source table"))
-        codes["source_row_missing"] += 1
-    flush()
-    result.failed = sum(codes.values())
-    result.error_codes = dict(codes)
-    result.held_elsewhere = len(ids) - len(claims) - len(earlier)
+            self._deliver(ids, claims, earlier)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the ledger may be what failed; then the claims expire instead
+                ledger.release(self.ledger, spec.worker)
+            raise
+        res.failed = sum(self.codes.values())
+        res.error_codes = dict(sorted(self.codes.items()))
+        res.held_elsewhere = len(ids) - len(claims) - len(earlier)
+        if self.manifest:
+            res.manifest_key = f"{spec.batch_prefix}manifest.csv"
+            self.store.put(spec.bucket, res.manifest_key, manifest_csv(self.manifest), content_type="text/csv")
+        log.info("batch %s summary: uploaded=%d (already in S3: %d) failed=%d held_elsewhere=%d errors=%s",
+                 spec.batch_id, res.uploaded, res.already_in_s3, res.failed, res.held_elsewhere,
+                 res.error_codes or "{}")
+        return res
 
-    if manifest_rows:
-        result.manifest_key = f"{spec.batch_prefix}manifest.csv"
-        store.put(spec.bucket, result.manifest_key, manifest_csv(manifest_rows), content_type="text/csv")
-    log.info("batch %s summary: uploaded=%d (already in S3: %d) failed=%d held_elsewhere=%d errors=%s",
-             spec.batch_id, result.uploaded, result.already_in_s3, result.failed, result.held_elsewhere,
-             dict(sorted(codes.items())) or "{}")
-    return result
+    def _flush(self) -> None:
+        ledger.record_outcomes(self.ledger, self.spec.worker, self.uploaded, self.failed)
+        self.uploaded.clear()
+        self.failed.clear()
+
+    def _fail(self, sid: int, code: str, detail: str) -> None:
+        self.failed.append(ledger.Failed(sid, code, detail))
+        self.codes[code] += 1
+        log.warning("submission %d failed: %s", sid, code)
+
+    def _deliver(self, ids: list[int], claims: dict[int, ledger.Claim], earlier: dict[int, dict]) -> None:
+        seen: set[int] = set()
+        for row in stream_submissions(self.source, ids):
+            if row.id in earlier:
+                d = earlier[row.id]
+                self.manifest.append({"submission_id": row.id, "s3_key": d["s3_key"], "sha256": d["sha256"],
+                                      "bytes": d["bytes"], **_identity(row.auth_headers_json)})
+                continue
+            if row.id not in claims:
+                continue
+            seen.add(row.id)
+            c = claims[row.id]
+            try:
+                pkg = _render(row)
+            except PackageError as err:
+                self._fail(row.id, err.code, err.detail)
+            else:
+                if c.may_exist and self.store.matches(c.bucket, c.key, len(pkg.data), pkg.sha256):
+                    self.result.already_in_s3 += 1
+                else:
+                    self.store.put_confirmed(c.bucket, c.key, pkg.data, content_type="application/zip",
+                                             sha256_hex=pkg.sha256)
+                self.uploaded.append(ledger.Uploaded(row.id, pkg.sha256, len(pkg.data)))
+                self.manifest.append({"submission_id": row.id, "s3_key": c.key, "sha256": pkg.sha256,
+                                      "bytes": len(pkg.data), **_identity(row.auth_headers_json)})
+                self.result.uploaded += 1
+            if self.on_submission is not None:
+                self.on_submission(row.id)
+            if len(self.uploaded) + len(self.failed) >= self.flush_every:
+                self._flush()
+        for sid in sorted(set(claims) - seen):
+            self._fail(sid, "source_row_missing", "the submission is no longer in the source table")
+        self._flush()
 
 
 def manifest_csv(rows: Sequence[dict[str, object]]) -> bytes:

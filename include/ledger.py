@@ -221,13 +221,13 @@ UPDATE form526_deliveries d SET
     last_run_id = %(run_id)s,
     batch_id = %(batch_id)s,
     -- an unconfirmed upload of an earlier attempt keeps its key: one object per submission, ever
-    s3_bucket = CASE WHEN d.state = 'claimed' AND d.s3_key IS NOT NULL THEN d.s3_bucket ELSE %(bucket)s END,
-    s3_key = CASE WHEN d.state = 'claimed' AND d.s3_key IS NOT NULL THEN d.s3_key
+    s3_bucket = CASE WHEN d.state <> 'uploaded' AND d.s3_key IS NOT NULL THEN d.s3_bucket ELSE %(bucket)s END,
+    s3_key = CASE WHEN d.state <> 'uploaded' AND d.s3_key IS NOT NULL THEN d.s3_key
                   ELSE %(key_prefix)s || d.submission_id || '.zip' END,
     updated_at = now()
 FROM claimable c
 WHERE d.submission_id = c.submission_id
-RETURNING d.submission_id, d.s3_bucket, d.s3_key
+RETURNING d.submission_id, d.s3_bucket, d.s3_key, d.attempts
 """
 
 
@@ -236,6 +236,12 @@ class Claim:
     submission_id: int
     bucket: str
     key: str
+    attempts: int = 1
+
+    @property
+    def may_exist(self) -> bool:
+        """An earlier attempt may have uploaded this key before dying: check S3 before uploading."""
+        return self.attempts > 1
 
 
 def claim(conn, *, ids: Sequence[int], worker: str, run_id: str, batch_id: str, bucket: str, key_prefix: str,
@@ -245,7 +251,16 @@ def claim(conn, *, ids: Sequence[int], worker: str, run_id: str, batch_id: str, 
         rows = conn.execute(_CLAIM_SQL, {"ids": list(ids), "worker": worker, "run_id": run_id,
                                          "batch_id": batch_id, "bucket": bucket, "key_prefix": key_prefix,
                                          "ttl_minutes": ttl_minutes, "redeliver": redeliver}).fetchall()
-    return {r[0]: Claim(r[0], r[1], r[2]) for r in rows}
+    return {r[0]: Claim(r[0], r[1], r[2], r[3]) for r in rows}
+
+
+def release(conn, worker: str) -> int:
+    """Give back this worker's unfinished claims (on a clean failure) so the next run need not wait for
+    them to expire. The recorded key stays: an upload that was not confirmed is checked, not repeated."""
+    with conn.transaction():
+        cur = conn.execute("UPDATE form526_deliveries SET state = 'queued', claimed_by = NULL, claim_expires_at = NULL,"
+                           " updated_at = now() WHERE claimed_by = %s AND state = 'claimed'", (worker,))
+        return cur.rowcount
 
 
 @dataclass(frozen=True)
