@@ -71,6 +71,12 @@ PARAMS = {
     "key_prefix": Param(config.KEY_PREFIX, type="string", pattern=KEY_PREFIX_PATTERN, maxLength=200,
                         title="Key prefix", description="Prefix of every key written (deployment default: "
                         "FORM526_KEY_PREFIX).", section="Delivery"),
+    "vba_handoff": Param(False, type="boolean", title="Presigned URLs for VBA",
+                         description="Also write vba_handoff.csv (submission_id,url) beside the report, with "
+                         "presigned GET URLs of this run's packages.", section="Hand-off"),
+    "vba_handoff_expiry_hours": Param(24, type="integer", minimum=1, maximum=168, title="URL expiry (hours)",
+                                      description="How long the presigned URLs stay valid (1 h to 7 days).",
+                                      section="Hand-off"),
     "tolerated_failure_percent": Param(
         0, type="number", minimum=0, maximum=100, title="Tolerated failure %",
         description="The run fails when a larger share of the attempted submissions failed.", section="Delivery"),
@@ -153,7 +159,9 @@ def form526_backlog_resubmission():
                             Encryption(Variable.get("form526_sse_kms_key_id", default="") or None))
         with pg_connection(config.SOURCE_CONN_ID) as src, pg_connection(config.LEDGER_CONN_ID) as led:
             return pipeline.reconcile(src, led, store, run_id=run["run_id"], run_key_=run["run_key"],
-                                      scope=scope_of(params), as_of=datetime.fromisoformat(run["as_of"]))
+                                      scope=scope_of(params), as_of=datetime.fromisoformat(run["as_of"]),
+                                      handoff_expiry_hours=params["vba_handoff_expiry_hours"]
+                                      if params["vba_handoff"] else None)
 
     @task
     def enforce_failure_tolerance(summary: dict, params=None) -> None:

@@ -41,6 +41,9 @@ class ObjectInfo:
     encryption: str | None
 
 
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+
+
 class UploadNotConfirmed(RuntimeError):
     """S3 did not hold what was sent (size or checksum differ); transient: the task retries."""
 
@@ -82,6 +85,13 @@ class ObjectStore:
         self.put(bucket, key, data, content_type=content_type, sha256_hex=sha256_hex)
         if not self.matches(bucket, key, len(data), sha256_hex):
             raise UploadNotConfirmed(f"s3://{bucket}/{key} did not read back with the size and SHA-256 sent")
+
+    def presign(self, bucket: str, key: str, expires_seconds: int) -> str:
+        """A GET URL for one object, valid for ``expires_seconds`` (S3 caps SigV4 URLs at 7 days)."""
+        if not 1 <= expires_seconds <= MAX_PRESIGN_SECONDS:
+            raise ValueError("presigned URL expiry must be between 1 second and 7 days")
+        return self.client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key},
+                                                  ExpiresIn=expires_seconds)
 
     def list_keys(self, bucket: str, prefix: str) -> dict[str, int]:
         """Every key under ``prefix`` with its size."""

@@ -17,6 +17,7 @@ from include.duplicates import Member, deduplicate
 from include.extraction import ScopeFilter, check_requested, failed_ids, stream_candidates
 from include.object_store import ObjectStore
 from include.report import (
+    handoff_csv,
     load_rows,
     reconciliation_csv,
     remaining_csv,
@@ -118,8 +119,10 @@ def plan(ledger_conn, *, run_id: str, run_key_: str, scope: Scope,
 
 
 def reconcile(source_conn, ledger_conn, store: ObjectStore, *, run_id: str, run_key_: str, scope: Scope,
-              as_of: datetime, pending_window_days: int = config.PENDING_WINDOW_DAYS) -> dict[str, Any]:
-    """Write reconciliation.csv, summary.json and remaining.csv from the ledger, checked against S3."""
+              as_of: datetime, pending_window_days: int = config.PENDING_WINDOW_DAYS,
+              handoff_expiry_hours: int | None = None) -> dict[str, Any]:
+    """Write reconciliation.csv, summary.json and remaining.csv from the ledger, checked against S3;
+    with ``handoff_expiry_hours``, also vba_handoff.csv of presigned URLs for VBA."""
     rows = load_rows(ledger_conn, run_id)
     rows, missing = verify_uploaded(rows, store)
     if missing:
@@ -139,6 +142,13 @@ def reconcile(source_conn, ledger_conn, store: ObjectStore, *, run_id: str, run_
     summary.report_keys = {k: f"s3://{scope.bucket}/{v}" for k, v in keys.items()}
     store.put(scope.bucket, keys["reconciliation"], reconciliation_csv(rows), content_type="text/csv")
     store.put(scope.bucket, keys["remaining"], remaining_csv(remaining), content_type="text/csv")
+    if handoff_expiry_hours and not scope.dry_run:
+        keys["vba_handoff"] = prefix + "vba_handoff.csv"
+        summary.report_keys["vba_handoff"] = f"s3://{scope.bucket}/{keys['vba_handoff']}"
+        urls = [(r.submission_id, store.presign(r.s3_bucket, r.s3_key, handoff_expiry_hours * 3600))
+                for r in rows if r.status == "uploaded"]
+        store.put(scope.bucket, keys["vba_handoff"], handoff_csv(urls), content_type="text/csv")
+        log.info("vba_handoff.csv: %d presigned URLs valid for %d h", len(urls), handoff_expiry_hours)
     store.put(scope.bucket, keys["summary"], summary_json(summary), content_type="application/json")
     outcome = "dry_run" if scope.dry_run else (
         "failed_over_tolerance" if summary.failure_percent > scope.tolerated_failure_percent else "success")

@@ -153,6 +153,15 @@ def remaining_csv(remaining: Sequence[tuple[int, str, str]]) -> bytes:
     return buf.getvalue().encode()
 
 
+def handoff_csv(urls: Sequence[tuple[int, str]]) -> bytes:
+    """``submission_id,url``: what VBA was sent by hand before, now written by the run."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("submission_id", "url"))
+    w.writerows(urls)
+    return buf.getvalue().encode()
+
+
 def summary_json(summary: Summary) -> bytes:
     return json.dumps(summary.as_dict(), indent=2, sort_keys=True).encode()
 

