@@ -28,6 +28,9 @@ PENDING_WINDOW_DAYS = 21
 SWEEP_SCHEDULE = os.environ.get("FORM526_SWEEP_SCHEDULE", "0 2 * * *")
 """Cron of the scheduled backlog sweep (02:00 UTC daily); "none" turns the schedule off."""
 
+TRIAGE_SCHEDULE = os.environ.get("FORM526_TRIAGE_SCHEDULE", "30 6 * * *")  # = triage.DEFAULT_SCHEDULE
+"""Cron of the daily failure triage (06:30 UTC, after the sweep); "none" turns it off."""
+
 SWEEP_MAX_SUBMISSIONS = int(os.environ["FORM526_SWEEP_MAX_SUBMISSIONS"]) if os.environ.get(
     "FORM526_SWEEP_MAX_SUBMISSIONS") else None
 """Default cap of a run (the scheduled sweep uses the defaults); unset = the whole remainder."""

@@ -86,7 +86,9 @@ def main() -> int:
             rc = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", DAG_ID, "-c", json.dumps(conf)],
                                 env=env, stdout=fh, stderr=subprocess.STDOUT).returncode
         elapsed = time.monotonic() - t0
-        return report(svc, args.out, rc, elapsed)
+        rc = report(svc, args.out, rc, elapsed)
+        triage(svc, env, args.out)
+        return rc
     finally:
         svc.stop()
 
@@ -119,6 +121,35 @@ def report(svc: DevServices, out: Path, rc: int, elapsed: float) -> int:
     print(f"report on S3:   s3://{svc.bucket}/{prefix}/reconciliation.csv")
     print(f"copied locally: {out}/ (summary.json, reconciliation.csv, remaining.csv, sample-package.zip)")
     return rc
+
+
+def triage(svc: DevServices, env: dict[str, str], out: Path) -> None:
+    """Run the daily triage over the last 30 days and copy its report and chart."""
+    import datetime as dt
+
+    end = dt.date.today() + dt.timedelta(days=1)
+    conf = {"window_start": (end - dt.timedelta(days=30)).isoformat(), "window_end": end.isoformat(),
+            "alert_threshold": None}
+    print(f"\ntriage: airflow dags test form526_failure_triage -c '{json.dumps(conf)}'", flush=True)
+    with open(out / "airflow-triage.log", "w") as fh:
+        rc = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", "form526_failure_triage", "-c",
+                             json.dumps(conf)], env=env, stdout=fh, stderr=subprocess.STDOUT).returncode
+    s3 = svc.boto3_client()
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=svc.bucket, Prefix="form526/triage/")
+    keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+    if not keys:
+        print(f"triage wrote no report (exit {rc}); see {out / 'airflow-triage.log'}")
+        return
+    (out / "triage").mkdir(exist_ok=True)
+    for key in keys:
+        (out / "triage" / key.rsplit("/", 1)[1]).write_bytes(s3.get_object(Bucket=svc.bucket, Key=key)["Body"].read())
+    summary = json.loads((out / "triage" / "summary.json").read_text())
+    new, backlog = summary["new_failures"], summary["backlog"]
+    print(f"triage: {new['submissions']} submissions became failed in the window ({new['veterans']} veterans, "
+          f"{new['groups']} causes); backlog still to deliver: {backlog['remaining']}")
+    for g in new["top"][:5]:
+        print(f"  {g['submissions']:>4}  {g['path']:<8} {g['error_key'][:90]}")
+    print(f"copied to {out / 'triage'}/ (triage.csv, summary.json, trend.png)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,16 @@
+-- The job status rows of the given submissions, except ancillary jobs (they never make a
+-- submission failed). Bind parameters: ids (int[]), ancillary (text[]) and rejection_classes
+-- (text[]: the jobs whose bgjob_errors carry a downstream rejection reason; only their
+-- bgjob_errors are read, the other rows' retry history is not needed).
+SELECT
+    j.form526_submission_id,
+    j.job_class,
+    j.status,
+    j.error_class,
+    j.error_message,
+    j.updated_at,
+    CASE WHEN j.job_class = ANY(CAST(%(rejection_classes)s AS text[])) THEN j.bgjob_errors END AS bgjob_errors
+FROM form526_job_statuses AS j
+WHERE j.form526_submission_id = ANY(CAST(%(ids)s AS integer[]))
+  AND NOT (j.job_class = ANY(CAST(%(ancillary)s AS text[])))
+ORDER BY j.form526_submission_id, j.updated_at, j.id
