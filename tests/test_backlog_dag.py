@@ -69,11 +69,13 @@ def test_uploaded_set_is_the_failed_deduplicated_set(first_run, seeded):
     assert dupes == seeded["skipped"]
 
 
-def test_failed_rows_carry_error_codes(first_run):
+def test_failed_rows_carry_error_codes_and_leave_nothing_on_s3(first_run, services):
     failed = [r for r in first_run["rows"] if r["status"] == "failed"]
     assert failed, "the seeded awkward records should make some submissions fail"
-    assert all(r["error_code"] and r["error_detail"] for r in failed)
+    assert all(r["error_code"] and r["error_detail"] and not r["s3_key"] for r in failed)
     assert first_run["summary"]["by_error_code"]
+    names = {k.rsplit("/", 1)[1] for k in h.list_keys(services)}
+    assert not {f"{r['submission_id']}.zip" for r in failed} & names
 
 
 def test_report_and_s3_listing_agree(first_run, services):
