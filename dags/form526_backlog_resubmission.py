@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import pendulum
 from airflow.sdk import Param, TriggerRule, Variable, chain, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
 from form526_operators import DeliverBatchOperator, pg_connection, s3_client
 
 from include import config
@@ -108,7 +109,8 @@ def _as_of() -> datetime:
 )
 def form526_backlog_resubmission():
     from include import pipeline
-    from include.scope import validate_params
+    from include.batching import PlanError
+    from include.scope import ScopeError, validate_params
 
     def scope_of(params):
         return validate_params(params, PARAMS)
@@ -116,12 +118,8 @@ def form526_backlog_resubmission():
     @task
     def begin_run(params=None, dag_run=None) -> dict:
         def open_csv(bucket: str, key: str):
-            return s3_client(config.S3_CONN_ID).get_object(Bucket=bucket, Key=key)["Body"].iter_lines(
-                keepends=True)
-
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from include.scope import ScopeError
+            body = s3_client(config.S3_CONN_ID).get_object(Bucket=bucket, Key=key)["Body"]
+            return body.iter_lines(keepends=True)
 
         with pg_connection(config.LEDGER_CONN_ID) as led:
             try:
@@ -144,12 +142,13 @@ def form526_backlog_resubmission():
     @task
     def plan_batches(run: dict, deduped: dict, params=None) -> list[dict]:
         with pg_connection(config.LEDGER_CONN_ID) as led:
-            return pipeline.plan(led, run_id=run["run_id"], run_key_=run["run_key"], scope=scope_of(params))
+            try:
+                return pipeline.plan(led, run_id=run["run_id"], run_key_=run["run_key"], scope=scope_of(params))
+            except PlanError as exc:
+                raise AirflowFailException(str(exc)) from None
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def reconcile(run: dict | None, params=None) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
         from include.object_store import Encryption, ObjectStore
 
         if not run:  # the run never started (bad scope): nothing to reconcile, and the run must show failed
@@ -165,8 +164,6 @@ def form526_backlog_resubmission():
 
     @task
     def enforce_failure_tolerance(summary: dict, params=None) -> None:
-        from airflow.sdk.exceptions import AirflowFailException
-
         tolerated = float(params["tolerated_failure_percent"])
         if summary["failure_percent"] > tolerated:
             raise AirflowFailException(
