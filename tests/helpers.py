@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -133,3 +134,32 @@ def run_dag_cli(dag_id: str, conf: dict[str, Any] | None = None, timeout: int = 
     proc = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", dag_id, "-c", json.dumps(conf or {})],
                           env=os.environ.copy(), capture_output=True, text=True, timeout=timeout)
     return proc.returncode, proc.stdout + proc.stderr
+
+
+def seeded_pii(services) -> dict[str, set[str]]:
+    """Every identity value the seeded auth headers hold, by kind."""
+    out: dict[str, set[str]] = {"ssn": set(), "file_number": set(), "participant_id": set(), "last_name": set(),
+                                "birth_date": set()}
+    keys = {"va_eauth_pnid": "ssn", "va_eauth_birlsfilenumber": "file_number", "va_eauth_pid": "participant_id",
+            "va_eauth_lastName": "last_name", "va_eauth_birthdate": "birth_date"}
+    with psycopg.connect(services.source_dsn) as conn:
+        for (raw,) in conn.execute("SELECT auth_headers_json FROM form526_submissions"):
+            try:
+                headers = json.loads(raw)
+            except (TypeError, ValueError):
+                continue
+            for k, kind in keys.items():
+                v = str(headers.get(k) or "").strip() if isinstance(headers, dict) else ""
+                if len(v) >= 5:  # shorter strings would match unrelated text; real values are longer
+                    out[kind].add(v)
+    return out
+
+
+def find_pii(text: str, pii: dict[str, set[str]]) -> list[str]:
+    hits = []
+    for kind, values in pii.items():
+        for v in values:
+            pattern = rf"(?<![\w]){re.escape(v)}(?![\w])"
+            if re.search(pattern, text):
+                hits.append(f"{kind}:{'*' * len(v)}")
+    return hits

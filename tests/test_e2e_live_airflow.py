@@ -170,3 +170,14 @@ def test_worker_shares_no_disk_with_the_test(live, triggered, tmp_path):
     assert task_logs == []
     assert list((live.worker_home / "logs").rglob("*task_id=build_and_deliver*"))
 
+
+
+def test_no_task_log_file_holds_pii(live, triggered, services):
+    """Real task logging: every log file the worker wrote for the run, scanned for seeded identity values."""
+    pii = h.seeded_pii(services)
+    logs = [p for p in (live.worker_home / "logs").rglob("*") if p.is_file()]
+    run_logs = [p for p in logs if run_key(triggered["run_id"]) in str(p) or triggered["run_id"] in str(p)]
+    assert len(run_logs) >= 6, [str(p) for p in logs][:20]
+    text = "\n".join(p.read_text(errors="replace") for p in logs)
+    assert "batch 0001 summary" in text
+    assert h.find_pii(text, pii) == []

@@ -35,43 +35,14 @@ def seeded(services, airflow_db):
     return services
 
 
-def seeded_pii(services) -> dict[str, set[str]]:
-    """Every identity value the seeded auth headers hold, by kind."""
-    out: dict[str, set[str]] = {"ssn": set(), "file_number": set(), "participant_id": set(), "last_name": set(),
-                                "birth_date": set()}
-    keys = {"va_eauth_pnid": "ssn", "va_eauth_birlsfilenumber": "file_number", "va_eauth_pid": "participant_id",
-            "va_eauth_lastName": "last_name", "va_eauth_birthdate": "birth_date"}
-    with psycopg.connect(services.source_dsn) as conn:
-        for (raw,) in conn.execute("SELECT auth_headers_json FROM form526_submissions"):
-            try:
-                headers = json.loads(raw)
-            except (TypeError, ValueError):
-                continue
-            for k, kind in keys.items():
-                v = str(headers.get(k) or "").strip() if isinstance(headers, dict) else ""
-                if len(v) >= 5:  # shorter strings would match unrelated text; real values are longer
-                    out[kind].add(v)
-    return out
-
-
-def find_pii(text: str, pii: dict[str, set[str]]) -> list[str]:
-    hits = []
-    for kind, values in pii.items():
-        for v in values:
-            pattern = rf"(?<![\w]){re.escape(v)}(?![\w])"
-            if re.search(pattern, text):
-                hits.append(f"{kind}:{'*' * len(v)}")
-    return hits
-
-
 def test_a_full_run_leaks_no_pii_into_task_logs_or_xcom(seeded):
     """Everything a whole run prints (every task's log, library logs included) and every XCom it pushed."""
-    pii = seeded_pii(seeded)
+    pii = h.seeded_pii(seeded)
     assert all(pii.values()), "the seed should hold every kind of identity value"
     _, output = h.run_dag_cli(DAG_ID, {"batch_size": 40, "tolerated_failure_percent": 100})
     assert "batch 0001 summary" in output and "reconciliation report" in output, "task logs were not captured"
     assert "state=success" in output
-    assert find_pii(output, pii) == []
+    assert h.find_pii(output, pii) == []
 
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -80,7 +51,7 @@ def test_a_full_run_leaks_no_pii_into_task_logs_or_xcom(seeded):
         values = [json.dumps(x.value, default=str) for x in
                   session.query(XComModel).filter(XComModel.dag_id == DAG_ID).all()]
     assert len(values) >= 6, "the run should have pushed XComs"
-    assert find_pii("\n".join(values), pii) == []
+    assert h.find_pii("\n".join(values), pii) == []
 
 
 def test_every_object_written_is_encrypted(seeded):
@@ -111,9 +82,9 @@ def test_sse_kms_is_used_when_a_key_id_is_configured(seeded, monkeypatch):
 
 
 def test_keys_hold_ids_only(seeded):
-    pii = seeded_pii(seeded)
+    pii = h.seeded_pii(seeded)
     keys = "\n".join(h.list_keys(seeded))
-    assert find_pii(keys, pii) == []
+    assert h.find_pii(keys, pii) == []
     for k in h.list_keys(seeded):
         if k.endswith(".zip"):
             assert re.fullmatch(r"form526/deliveries/[A-Za-z0-9._-]+/batch-\d{4}/\d+\.zip", k), k
@@ -215,7 +186,7 @@ def test_a_failing_batch_leaves_no_local_files(seeded, monkeypatch):
 
 def test_ledger_error_details_hold_no_pii(seeded):
     """A PackageError's detail is what reaches the ledger and the report: it must not carry PII."""
-    pii = seeded_pii(seeded)
+    pii = h.seeded_pii(seeded)
     with psycopg.connect(seeded.ledger_dsn) as conn:
         details = [r[0] or "" for r in conn.execute("SELECT last_error_detail FROM form526_deliveries")]
-    assert details and find_pii("\n".join(details), pii) == []
+    assert details and h.find_pii("\n".join(details), pii) == []
