@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pendulum
 from airflow.sdk import Param, TriggerRule, Variable, chain, dag, get_current_context, task
@@ -91,7 +91,7 @@ def _as_of() -> datetime:
 
 @dag(
     dag_id="form526_backlog_resubmission",
-    schedule=None if config.SWEEP_SCHEDULE.lower() == "none" else config.SWEEP_SCHEDULE,
+    schedule=config.schedule(config.SWEEP_SCHEDULE),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -99,13 +99,7 @@ def _as_of() -> datetime:
     params=PARAMS,
     doc_md=DOC_MD,
     tags=["form526", "backlog", "vba"],
-    default_args={
-        "owner": "form526-data-eng",
-        "retries": config.TASK_RETRIES,
-        "retry_delay": timedelta(seconds=config.RETRY_DELAY_SECONDS),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(seconds=config.MAX_RETRY_DELAY_SECONDS),
-    },
+    default_args=config.default_args(),
 )
 def form526_backlog_resubmission():
     from include import pipeline

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from datetime import timedelta
 
 import pendulum
 from airflow.sdk import Param, Variable, chain, dag, task
@@ -119,21 +118,14 @@ def alert_hook(context) -> None:
 
 @dag(
     dag_id="form526_failure_triage",
-    schedule=None if SCHEDULE.strip().lower() == "none" else SCHEDULE,
+    schedule=config.schedule(SCHEDULE),
     start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
     params=PARAMS,
     doc_md=DOC_MD,
     tags=["form526", "triage", "monitoring"],
-    default_args={
-        "owner": "form526-data-eng",
-        "retries": config.TASK_RETRIES,
-        "retry_delay": timedelta(seconds=config.RETRY_DELAY_SECONDS),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(seconds=config.MAX_RETRY_DELAY_SECONDS),
-        "on_failure_callback": alert_hook,
-    },
+    default_args=config.default_args(on_failure_callback=alert_hook),
 )
 def form526_failure_triage():
     @task

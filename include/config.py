@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
+from typing import Any
 
 SOURCE_CONN_ID = "form526_source"
 """Postgres holding the vets-api tables; used read-only."""
@@ -44,3 +46,20 @@ MAX_ACTIVE_BATCHES = int(os.environ.get("FORM526_MAX_ACTIVE_BATCHES", "16"))
 """Mapped batch instances running at once per run (the old process held PDF generation to 32)."""
 CLAIM_TTL_MINUTES = int(os.environ.get("FORM526_CLAIM_TTL_MINUTES", "30"))
 """How long a batch's claim on its submissions lasts; a dead worker's claims are taken again after it."""
+
+
+def default_args(**extra: Any) -> dict[str, Any]:
+    """Task defaults shared by the DAGs: retries with exponential backoff for transient trouble."""
+    return {
+        "owner": "form526-data-eng",
+        "retries": TASK_RETRIES,
+        "retry_delay": timedelta(seconds=RETRY_DELAY_SECONDS),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(seconds=MAX_RETRY_DELAY_SECONDS),
+        **extra,
+    }
+
+
+def schedule(cron: str) -> str | None:
+    """A deployment's cron setting; "none" (any case) means manual runs only."""
+    return None if cron.strip().lower() == "none" else cron.strip()
