@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -189,7 +190,8 @@ class _Batch:
                 else:
                     self.store.put_confirmed(c.bucket, c.key, pkg.data, content_type="application/zip",
                                              sha256_hex=pkg.sha256)
-                self.uploaded.append(ledger.Uploaded(row.id, pkg.sha256, len(pkg.data)))
+                md5 = hashlib.md5(pkg.data).hexdigest()
+                self.uploaded.append(ledger.Uploaded(row.id, pkg.sha256, len(pkg.data), md5))
                 self.manifest.append({"submission_id": row.id, "s3_key": c.key, "sha256": pkg.sha256,
                                       "bytes": len(pkg.data), **_identity(row.auth_headers_json)})
                 self.result.uploaded += 1

@@ -268,6 +268,7 @@ class Uploaded:
     submission_id: int
     sha256: str
     size: int
+    md5: str | None = None
 
 
 @dataclass(frozen=True)
@@ -284,13 +285,14 @@ def record_outcomes(conn, worker: str, uploaded: Sequence[Uploaded], failed: Seq
     with conn.transaction(), conn.cursor() as cur:
         if uploaded:
             cur.execute(
-                "UPDATE form526_deliveries d SET state = 'uploaded', sha256 = u.sha256, bytes = u.size,"
+                "UPDATE form526_deliveries d SET state = 'uploaded', sha256 = u.sha256, md5 = u.md5, bytes = u.size,"
                 " uploaded_at = now(), updated_at = now(), claimed_by = NULL, claim_expires_at = NULL,"
                 " last_error_code = NULL, last_error_detail = NULL"
-                " FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::text[]) AS sha256, unnest(%s::bigint[]) AS size) u"
+                " FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::text[]) AS sha256, unnest(%s::text[]) AS md5,"
+                " unnest(%s::bigint[]) AS size) u"
                 " WHERE d.submission_id = u.id AND d.claimed_by = %s",
-                ([u.submission_id for u in uploaded], [u.sha256 for u in uploaded], [u.size for u in uploaded],
-                 worker),
+                ([u.submission_id for u in uploaded], [u.sha256 for u in uploaded], [u.md5 for u in uploaded],
+                 [u.size for u in uploaded], worker),
             )
         if failed:
             cur.execute(

@@ -93,6 +93,14 @@ class ObjectStore:
         return self.client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key},
                                                   ExpiresIn=expires_seconds)
 
+    def list_etags(self, bucket: str, prefix: str) -> dict[str, tuple[int, str]]:
+        """Every key under ``prefix`` with its size and ETag (quotes removed): 1 request per 1,000 keys."""
+        out: dict[str, tuple[int, str]] = {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                out[obj["Key"]] = (obj["Size"], obj.get("ETag", "").strip('"'))
+        return out
+
     def list_keys(self, bucket: str, prefix: str) -> dict[str, int]:
         """Every key under ``prefix`` with its size."""
         out: dict[str, int] = {}

@@ -24,7 +24,7 @@ FAILURE_STATUSES = ("failed",)
 
 _ITEMS_SQL = """
 SELECT i.submission_id, i.status, i.batch_no, i.duplicate_of, i.detail,
-       d.state, d.s3_bucket, d.s3_key, d.sha256, d.bytes, d.last_run_id, d.batch_id,
+       d.state, d.s3_bucket, d.s3_key, d.sha256, d.md5, d.bytes, d.last_run_id, d.batch_id,
        d.last_error_code, d.last_error_detail, d.claimed_by, (d.claim_expires_at > now()) AS claim_live
 FROM form526_run_items i
 LEFT JOIN form526_deliveries d ON d.submission_id = i.submission_id
@@ -45,6 +45,7 @@ class Row:
     error_code: str = ""
     error_detail: str = ""
     duplicate_of: int | None = None
+    md5: str = ""  # not reported; lets the verification use one listing instead of a HEAD per object
 
     def csv_row(self) -> list[Any]:
         return [self.submission_id, self.status, self.batch_id, self.s3_key, self.sha256,
@@ -68,7 +69,7 @@ def final_row(item: Mapping[str, Any], run_id: str) -> Row:
                    sha256=item.get("sha256") or "", bytes=item.get("bytes"))
     if state == "uploaded":
         return Row(sid, "uploaded", batch_id=batch, s3_bucket=item["s3_bucket"], s3_key=item["s3_key"],
-                   sha256=item["sha256"], bytes=item["bytes"])
+                   sha256=item["sha256"], bytes=item["bytes"], md5=item.get("md5") or "")
     if state == "failed" and item.get("last_run_id") == run_id:
         return Row(sid, "failed", batch_id=batch, error_code=item.get("last_error_code") or "",
                    error_detail=item.get("last_error_detail") or "")
@@ -84,16 +85,40 @@ def load_rows(ledger_conn, run_id: str) -> list[Row]:
     return [final_row(dict(zip(cols, r, strict=True)), run_id) for r in cur]
 
 
+def _listing_prefix(key: str) -> str:
+    """The run's deliveries folder of a package key: ``p/deliveries/<run>/``."""
+    head, sep, _ = key.partition("/batch-")
+    return head + "/" if sep else key.rsplit("/", 1)[0] + "/"
+
+
 def verify_uploaded(rows: Sequence[Row], store, threads: int = 8) -> tuple[list[Row], list[int]]:
-    """Check every ``uploaded`` row against S3 (exists, size, SHA-256); a mismatch becomes ``failed``."""
+    """Check every ``uploaded`` row against S3; a mismatch becomes ``failed``.
+
+    One listing per run folder confirms existence, size and — where the ETag is the MD5 of the bytes,
+    as for single-part SSE-S3 uploads — the content. Objects the listing cannot vouch for (SSE-KMS
+    ETags, rows without an MD5, keys outside the listed folders) get a HEAD with their SHA-256.
+    """
     targets = [r for r in rows if r.status == "uploaded"]
+    listed: dict[tuple[str, str], tuple[int, str]] = {}
+    for bucket, prefix in {(r.s3_bucket, _listing_prefix(r.s3_key)) for r in targets}:
+        listed.update({(bucket, k): v for k, v in store.list_etags(bucket, prefix).items()})
+    ok: dict[int, bool] = {}
+    need_head: list[Row] = []
+    for r in targets:
+        entry = listed.get((r.s3_bucket, r.s3_key))
+        if entry is None or entry[0] != r.bytes:
+            ok[r.submission_id] = False
+        elif r.md5 and entry[1] == r.md5:
+            ok[r.submission_id] = True
+        else:
+            need_head.append(r)
 
     def check(r: Row) -> bool:
         return store.matches(r.s3_bucket, r.s3_key, r.bytes or 0, r.sha256)
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        ok = dict(zip((r.submission_id for r in targets), pool.map(check, targets), strict=True))
-    bad = [sid for sid, good in ok.items() if not good]
+        ok.update(zip((r.submission_id for r in need_head), pool.map(check, need_head), strict=True))
+    bad = sorted(sid for sid, good in ok.items() if not good)
     out = []
     for r in rows:
         if r.status == "uploaded" and not ok[r.submission_id]:

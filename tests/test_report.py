@@ -71,14 +71,44 @@ def test_csv_has_the_agreed_columns():
     assert rows[1]["duplicate_of"] == "1" and rows[1]["bytes"] == ""
 
 
-def test_verify_turns_missing_objects_into_failures():
-    class Store:
-        def matches(self, bucket, key, size, sha):
-            return key == "good"
+class FakeStore:
+    """A listing and HEAD answers, counting the HEADs."""
 
-    rows = [Row(1, "uploaded", s3_bucket="b", s3_key="good", sha256="s", bytes=1),
-            Row(2, "uploaded", s3_bucket="b", s3_key="gone", sha256="s", bytes=1), Row(3, "not_found")]
-    checked, bad = verify_uploaded(rows, Store())
-    assert bad == [2]
-    assert [r.status for r in checked] == ["uploaded", "failed", "not_found"]
-    assert checked[1].error_code == "not_confirmed_in_s3"
+    def __init__(self, listing: dict[str, tuple[int, str]], heads_ok: set[str]):
+        self.listing, self.heads_ok, self.heads = listing, heads_ok, []
+
+    def list_etags(self, bucket, prefix):
+        return {k: v for k, v in self.listing.items() if k.startswith(prefix)}
+
+    def matches(self, bucket, key, size, sha):
+        self.heads.append(key)
+        return key in self.heads_ok
+
+
+def up(sid, key, md5="m", size=1):
+    return Row(sid, "uploaded", "0001", "b", key, "s", size, md5=md5)
+
+
+def test_verify_uses_the_listing_when_the_etag_is_the_md5():
+    store = FakeStore({"p/deliveries/r/batch-0001/1.zip": (1, "m")}, heads_ok=set())
+    checked, bad = verify_uploaded([up(1, "p/deliveries/r/batch-0001/1.zip")], store)
+    assert bad == [] and checked[0].status == "uploaded" and store.heads == []
+
+
+def test_verify_turns_missing_or_resized_objects_into_failures():
+    store = FakeStore({"p/deliveries/r/batch-0001/2.zip": (99, "m")}, heads_ok=set())
+    rows = [up(1, "p/deliveries/r/batch-0001/1.zip"), up(2, "p/deliveries/r/batch-0001/2.zip"), Row(3, "not_found")]
+    checked, bad = verify_uploaded(rows, store)
+    assert bad == [1, 2]
+    assert [r.status for r in checked] == ["failed", "failed", "not_found"]
+    assert checked[0].error_code == "not_confirmed_in_s3"
+
+
+def test_verify_falls_back_to_head_when_the_etag_is_not_an_md5():
+    key = "p/deliveries/r/batch-0001/1.zip"
+    good = FakeStore({key: (1, "kms-etag")}, heads_ok={key})
+    assert verify_uploaded([up(1, key)], good)[1] == [] and good.heads == [key]
+    bad = FakeStore({key: (1, "kms-etag")}, heads_ok=set())
+    assert verify_uploaded([up(1, key)], bad)[1] == [1]
+    legacy = FakeStore({key: (1, "m")}, heads_ok={key})  # written before the ledger kept MD5s
+    assert verify_uploaded([up(1, key, md5="")], legacy)[1] == [] and legacy.heads == [key]
