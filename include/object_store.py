@@ -2,7 +2,7 @@
 
 Wraps a boto3 S3 client (the operator gets it from Airflow's S3Hook). Every object is written with
 SSE (SSE-S3 by default, SSE-KMS when a key id is configured) and with ``ChecksumAlgorithm=SHA256``,
-so S3 verifies the body it received; ``confirm`` then reads back size and checksum.
+so S3 verifies the body it received and answers with the checksum of what it stored.
 """
 
 from __future__ import annotations
@@ -75,16 +75,26 @@ class ObjectStore:
         return (info is not None and info.size == size
                 and info.sha256_b64 == base64.b64encode(bytes.fromhex(sha256_hex)).decode())
 
-    def put(self, bucket: str, key: str, data: bytes, *, content_type: str, sha256_hex: str | None = None) -> None:
+    def put(self, bucket: str, key: str, data: bytes, *, content_type: str, sha256_hex: str | None = None) -> dict:
         sha = sha256_hex or hashlib.sha256(data).hexdigest()
-        self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type,
-                               ChecksumAlgorithm="SHA256", Metadata={"sha256": sha}, **self.encryption.extra_args)
+        return self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type,
+                                      ChecksumAlgorithm="SHA256", Metadata={"sha256": sha},
+                                      **self.encryption.extra_args)
 
     def put_confirmed(self, bucket: str, key: str, data: bytes, *, content_type: str, sha256_hex: str) -> None:
-        """Upload, then read back size and checksum; raise UploadNotConfirmed when they differ."""
-        self.put(bucket, key, data, content_type=content_type, sha256_hex=sha256_hex)
-        if not self.matches(bucket, key, len(data), sha256_hex):
-            raise UploadNotConfirmed(f"s3://{bucket}/{key} did not read back with the size and SHA-256 sent")
+        """Upload and make sure S3 holds exactly these bytes, or raise UploadNotConfirmed.
+
+        S3 verifies the SHA-256 sent with the body and answers with the checksum of what it stored: one
+        request. A store that does not answer with a checksum is asked again with a HEAD.
+        """
+        response = self.put(bucket, key, data, content_type=content_type, sha256_hex=sha256_hex)
+        expected = base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+        answered = response.get("ChecksumSHA256")
+        if answered == expected:
+            return
+        if answered is None and self.matches(bucket, key, len(data), sha256_hex):
+            return
+        raise UploadNotConfirmed(f"s3://{bucket}/{key} was not confirmed with the SHA-256 sent")
 
     def presign(self, bucket: str, key: str, expires_seconds: int) -> str:
         """A GET URL for one object, valid for ``expires_seconds`` (S3 caps SigV4 URLs at 7 days)."""
