@@ -33,7 +33,7 @@ unit: setup
 gallery: setup
 	$(BIN)/python -m include.gallery --out out/gallery --png
 
-## Benchmark (not part of the tests): see bench/README section in README.md.
+## Benchmark (not part of the tests): see bench/README.md.
 bench: setup
 	$(BIN)/python bench/run.py $(ARGS)
 

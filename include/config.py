@@ -17,7 +17,7 @@ S3_CONN_ID = "form526_s3"
 
 DEFAULT_BUCKET = "form526-backlog"
 DEFAULT_KEY_PREFIX = "form526"
-DEFAULT_BATCH_SIZE = 500
+DEFAULT_BATCH_SIZE = 1000  # measured: bench/README.md (batch-size sweep)
 MAX_BATCH_SIZE = 5000
 MAX_MAPPED_BATCHES = 1000
 """Kept below Airflow's ``[core] max_map_length`` (1024 by default)."""

@@ -136,8 +136,8 @@ def _zip(entries: list[tuple[str, bytes]]) -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, payload in entries:
             info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            # The PDFs' streams are deflated already: storing them saves ~0.5 ms a package for ~6% size.
+            info.compress_type = zipfile.ZIP_STORED if name.endswith(".pdf") else zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            # Level 1: the PDFs are mostly deflated already; higher levels cost ~2 ms for ~1% size.
             archive.writestr(info, payload, compresslevel=1)
     return buffer.getvalue()

@@ -11,17 +11,19 @@ from __future__ import annotations
 import functools
 import io
 import os
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import matplotlib
+from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfbase import pdfdoc, pdfmetrics, ttfonts
+from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
@@ -72,11 +74,61 @@ class Theme:
     grid: TableStyle
 
 
+@functools.lru_cache(maxsize=256)
+def _font_subset(face: TTFontFace, subset: tuple[int, ...]) -> tuple[int, bytes]:
+    """(uncompressed length, deflated bytes) of one TTF subset. Documents of the backlog use few distinct
+    subsets (subset 0 is ASCII plus the first non-ASCII characters met), so this is nearly always a hit."""
+    raw = face.makeSubset(list(subset))
+    return len(raw), zlib.compress(raw)
+
+
+class _SubsetCachingFace(TTFontFace):
+    """A TTF face whose embedded subsets are built and deflated once per process, not once per document.
+
+    Same objects, same bytes as reportlab's own ``addSubsetObjects`` (the font file is deflated
+    with zlib's default level, as ``PDFZCompress`` does); only the work is shared.
+    """
+
+    def addSubsetObjects(self, doc, fontname, subset):
+        length, deflated = _font_subset(self, tuple(subset))
+        font_file = pdfdoc.PDFStream()
+        font_file.dictionary["Length1"] = length
+        if doc.compression:
+            font_file.content = deflated
+            font_file.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName(pdfdoc.PDFZCompress.pdfname)])
+        else:
+            font_file.content = zlib.decompress(deflated)
+        font_file_ref = doc.Reference(font_file, f"fontFile:{self.filename}({fontname})")
+        descriptor = pdfdoc.PDFDictionary({
+            "Type": "/FontDescriptor",
+            "Ascent": self.ascent,
+            "CapHeight": self.capHeight,
+            "Descent": self.descent,
+            "Flags": (self.flags & ~ttfonts.FF_NONSYMBOLIC) | ttfonts.FF_SYMBOLIC,
+            "FontBBox": pdfdoc.PDFArray(self.bbox),
+            "FontName": pdfdoc.PDFName(fontname),
+            "ItalicAngle": self.italicAngle,
+            "StemV": self.stemV,
+            "FontFile2": font_file_ref,
+            "MissingWidth": self.defaultWidth,
+        })
+        return doc.Reference(descriptor, "fontDescriptor:" + fontname)
+
+
+def _ttf(name: str, file_name: str) -> TTFont:
+    font = TTFont(name, os.path.join(FONT_DIR, file_name))
+    font.face.__class__ = _SubsetCachingFace  # same data, cached subsets
+    return font
+
+
 @functools.cache
 def theme() -> Theme:
     """Register the fonts (once per process) and build the shared styles."""
-    regular = TTFont(FONT, os.path.join(FONT_DIR, "DejaVuSans.ttf"))
-    bold = TTFont(FONT_BOLD, os.path.join(FONT_DIR, "DejaVuSans-Bold.ttf"))
+    # Binary (deflated) streams instead of ASCII85-wrapped ones: ~7% faster, ~1% smaller, still
+    # deterministic. reportlab reads this when a document is built; nothing else here makes PDFs.
+    rl_config.useA85 = 0
+    regular = _ttf(FONT, "DejaVuSans.ttf")
+    bold = _ttf(FONT_BOLD, "DejaVuSans-Bold.ttf")
     pdfmetrics.registerFont(regular)
     pdfmetrics.registerFont(bold)
     pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD)
