@@ -5,8 +5,8 @@ The order of effects is what makes a crash at any point recoverable:
 1. claim the batch's submissions in the ledger (the claim records the S3 key to write);
 2. per submission: render the package in memory; a bad submission is recorded ``failed`` with an
    error code and the batch goes on;
-3. if the key already holds these exact bytes (an earlier attempt uploaded but died before
-   recording), confirm it; else upload and read back size + SHA-256;
+3. on a retry, if the key already holds these exact bytes (an earlier attempt uploaded but died
+   before recording), confirm it; else upload with the package's SHA-256, which S3 verifies and answers;
 4. record ``uploaded`` only after S3 confirmed, in groups of ``flush_every``.
 
 Transient trouble (S3 or Postgres unreachable, an unconfirmed upload) raises, so Airflow retries
