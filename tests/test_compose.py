@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,10 @@ def test_source_seed_seeds_an_empty_database_once(source_dsn):
     seed = service("source-seed")
     assert seed["command"][:2] == ["bash", "-c"]
     script = seed["command"][2].replace("$$", "$")  # compose's escape for a literal $
-    env = {**os.environ, "SOURCE_DSN": source_dsn, "FORM526_DEMO_SUBMISSIONS": "25", "PYTHONPATH": str(ROOT)}
+    # the service's command calls `python`: make it this interpreter, as the image's is the project's
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, "SOURCE_DSN": source_dsn, "FORM526_DEMO_SUBMISSIONS": "25", "PYTHONPATH": str(ROOT),
+           "PATH": path}
     import psycopg
 
     outputs = []
