@@ -22,7 +22,7 @@ import io
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from include import ledger
@@ -107,20 +107,16 @@ def _render(row: SourceRow) -> Package:
         raise PackageError("package_unexpected", f"unexpected {type(exc).__name__} while packaging") from None
 
 
-def deliver_batch(spec: BatchSpec, *, source_conn, ledger_conn, store: ObjectStore, flush_every: int = 50,
-                  on_submission: Callable[[int], None] | None = None) -> BatchResult:
-    """Deliver every claimable submission of batch ``spec.batch_no``; see the module doc for the order.
-
-    ``on_submission(id)`` is called after each submission is handled (progress hooks, fault tests).
-    """
-    return _Batch(spec, source_conn, ledger_conn, store, flush_every, on_submission).run()
+def deliver_batch(spec: BatchSpec, *, source_conn, ledger_conn, store: ObjectStore,
+                  flush_every: int = 50) -> BatchResult:
+    """Deliver every claimable submission of batch ``spec.batch_no``; see the module doc for the order."""
+    return _Batch(spec, source_conn, ledger_conn, store, flush_every).run()
 
 
 class _Batch:
-    def __init__(self, spec: BatchSpec, source_conn, ledger_conn, store: ObjectStore, flush_every: int,
-                 on_submission: Callable[[int], None] | None) -> None:
+    def __init__(self, spec: BatchSpec, source_conn, ledger_conn, store: ObjectStore, flush_every: int) -> None:
         self.spec, self.source, self.ledger, self.store = spec, source_conn, ledger_conn, store
-        self.flush_every, self.on_submission = flush_every, on_submission
+        self.flush_every = flush_every
         self.result = BatchResult(batch_id=spec.batch_id, batch_no=spec.batch_no)
         self.codes: Counter[str] = Counter()
         self.manifest: list[dict[str, object]] = []
@@ -195,8 +191,6 @@ class _Batch:
                 self.manifest.append({"submission_id": row.id, "s3_key": c.key, "sha256": pkg.sha256,
                                       "bytes": len(pkg.data), **_identity(row.auth_headers_json)})
                 self.result.uploaded += 1
-            if self.on_submission is not None:
-                self.on_submission(row.id)
             if len(self.uploaded) + len(self.failed) >= self.flush_every:
                 self._flush()
         for sid in sorted(set(claims) - seen):

@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -339,17 +338,6 @@ class DevServices:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-@contextlib.contextmanager
-def running(**kwargs) -> Iterator[DevServices]:
-    """``with running() as svc:`` — start, export connections, always stop."""
-    svc = DevServices(**kwargs).start()
-    try:
-        svc.export()
-        yield svc
-    finally:
-        svc.stop()
 
 
 def main() -> int:

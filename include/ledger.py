@@ -26,7 +26,6 @@ from typing import Any
 MIGRATIONS_DIR = Path(__file__).parent / "sql" / "ledger"
 _MIGRATION_LOCK = 526_526  # pg_advisory_xact_lock key: two runs starting together migrate once
 
-CLAIMABLE_STATES = ("queued", "failed")
 DONE_STATES = ("uploaded", "duplicate")
 
 
@@ -317,10 +316,4 @@ def delivery_rows(conn, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
 def done_ids(conn) -> set[int]:
     """Submissions that need nothing more: delivered, or skipped as duplicates."""
     rows = conn.execute("SELECT submission_id FROM form526_deliveries WHERE state = ANY(%s)", (list(DONE_STATES),))
-    return {r[0] for r in rows}
-
-
-def delivered_ids(conn, ids: Sequence[int]) -> set[int]:
-    rows = conn.execute("SELECT submission_id FROM form526_deliveries WHERE state = 'uploaded'"
-                        " AND submission_id = ANY(%s)", (list(ids),))
     return {r[0] for r in rows}

@@ -110,11 +110,3 @@ class ObjectStore:
             for obj in page.get("Contents", []):
                 out[obj["Key"]] = (obj["Size"], obj.get("ETag", "").strip('"'))
         return out
-
-    def list_keys(self, bucket: str, prefix: str) -> dict[str, int]:
-        """Every key under ``prefix`` with its size."""
-        out: dict[str, int] = {}
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                out[obj["Key"]] = obj["Size"]
-        return out

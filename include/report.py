@@ -20,7 +20,6 @@ REPORT_COLUMNS = ("submission_id", "status", "batch_id", "s3_key", "sha256", "by
                   "duplicate_of")
 STATUSES = ("uploaded", "failed", "skipped_duplicate", "skipped_already_delivered", "skipped_in_progress",
             "not_eligible", "not_found", "deferred", "planned")
-FAILURE_STATUSES = ("failed",)
 
 _ITEMS_SQL = """
 SELECT i.submission_id, i.status, i.batch_no, i.duplicate_of, i.detail,
