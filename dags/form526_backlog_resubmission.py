@@ -9,8 +9,8 @@ from airflow.sdk import Param, TriggerRule, Variable, chain, dag, get_current_co
 from airflow.sdk.exceptions import AirflowFailException
 from form526_operators import DeliverBatchOperator, pg_connection, s3_client
 
-from include import config
-from include.scope import BUCKET_PATTERN, DATE_PATTERN, KEY_PREFIX_PATTERN, S3_URI_PATTERN
+from include.form526 import config
+from include.form526.scope import BUCKET_PATTERN, DATE_PATTERN, KEY_PREFIX_PATTERN, S3_URI_PATTERN
 
 DOC_MD = """
 ### Form 526 backlog resubmission
@@ -102,9 +102,9 @@ def _as_of() -> datetime:
     default_args=config.default_args(),
 )
 def form526_backlog_resubmission():
-    from include import pipeline
-    from include.batching import PlanError
-    from include.scope import ScopeError, validate_params
+    from include.form526 import pipeline
+    from include.form526.delivery.batching import PlanError
+    from include.form526.scope import ScopeError, validate_params
 
     def scope_of(params):
         return validate_params(params, PARAMS)
@@ -143,7 +143,7 @@ def form526_backlog_resubmission():
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def reconcile(run: dict | None, params=None) -> dict:
-        from include.object_store import Encryption, ObjectStore
+        from include.form526.delivery.object_store import Encryption, ObjectStore
 
         if not run:  # the run never started (bad scope): nothing to reconcile, and the run must show failed
             raise AirflowFailException("begin_run did not register the run; see its log for the reason")

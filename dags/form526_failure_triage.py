@@ -10,8 +10,8 @@ import pendulum
 from airflow.sdk import Param, Variable, chain, dag, task
 from form526_operators import pg_connection, s3_client
 
-from include import config, triage
-from include.scope import BUCKET_PATTERN, DATE_PATTERN, KEY_PREFIX_PATTERN
+from include.form526 import config, triage
+from include.form526.scope import BUCKET_PATTERN, DATE_PATTERN, KEY_PREFIX_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +38,14 @@ seen and followed up instead of silently joining the backlog.
 
 **Definitions**
 
-* *failed*: the vets-api definition (`include/sql/submission_state.sql`).
+* *failed*: the vets-api definition (`include/form526/source/sql/submission_state.sql`).
 * *became failed in the window*: failed, and the moment it stopped being in flight falls in the
   window — the earliest of: 21 days after creation; creation, when a claim id is set (never in flight);
   the first backup job exhausted / non-retryable; the backup rejection; the first remediation of a
   backup upload; later than all of these, the latest remediation if a remediation once succeeded.
   So each submission counts on exactly one day, and the ones that fail only by ageing out (never
   attempted, stuck in `try`, no backup status) are counted too. Job status rows are updated in place,
-  so this is estimated from today's rows (see `include/sql/triage_failed.sql`).
+  so this is estimated from today's rows (see `include/form526/triage/sql/failed.sql`).
 * *why*: every failing primary/backup job row of those submissions (statuses
   {", ".join(triage.FAILING_STATUSES)}), the downstream rejection reason of a rejected backup upload,
   or `no_job_error:<why>` when a path recorded nothing. Rows are grouped by section, path (primary /
@@ -132,7 +132,7 @@ def form526_failure_triage():
     def resolve_window(params=None, data_interval_start=None, data_interval_end=None) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from include.scope import ScopeError, check_bucket, check_key_prefix
+        from include.form526.scope import ScopeError, check_bucket, check_key_prefix
 
         unknown = sorted(set(params) - set(PARAMS))
         try:
@@ -151,7 +151,7 @@ def form526_failure_triage():
 
     @task(task_id="triage")
     def triage_window(run: dict, dag_run=None) -> dict:
-        from include.object_store import Encryption, ObjectStore
+        from include.form526.delivery.object_store import Encryption, ObjectStore
 
         window = triage.Window.from_dict(run["window"])
         with pg_connection(config.SOURCE_CONN_ID) as src, pg_connection(config.LEDGER_CONN_ID) as led:

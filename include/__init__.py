@@ -1,0 +1,1 @@
+"""Project code importable without Airflow (Astronomer layout): the ``form526`` domain package."""

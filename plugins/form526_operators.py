@@ -8,8 +8,8 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from include import pii
-from include.config import LEDGER_CONN_ID, S3_CONN_ID, SOURCE_CONN_ID
+from include.form526 import pii
+from include.form526.config import LEDGER_CONN_ID, S3_CONN_ID, SOURCE_CONN_ID
 
 # Every process that parses these DAGs (dag processor, each task) gets the log redaction safety net.
 pii.install()
@@ -60,8 +60,8 @@ class DeliverBatchOperator(BaseOperator):
         self.claim_ttl_minutes = claim_ttl_minutes
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from include.delivery import BatchSpec, deliver_batch
-        from include.object_store import Encryption, ObjectStore
+        from include.form526.delivery.batch import BatchSpec, deliver_batch
+        from include.form526.delivery.object_store import Encryption, ObjectStore
 
         b = self.batch
         spec = BatchSpec(run_id=b["run_id"], run_key=b["run_key"], batch_no=int(b["batch_no"]), bucket=b["bucket"],

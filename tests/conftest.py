@@ -25,7 +25,7 @@ os.environ.update(
     AIRFLOW__CORE__LOAD_EXAMPLES="False",
     AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
     AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(AIRFLOW_HOME / "logs"),
-    # Fast retries in tests; production defaults live in include/config.py.
+    # Fast retries in tests; production defaults live in include/form526/config.py.
     FORM526_TASK_RETRIES=os.environ.get("FORM526_TASK_RETRIES", "1"),
     FORM526_RETRY_DELAY_SECONDS=os.environ.get("FORM526_RETRY_DELAY_SECONDS", "1"),
 )
@@ -33,7 +33,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from include.devservices import DevServices, create_database, drop_database  # noqa: E402
+from tools.devservices import DevServices, create_database, drop_database  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +74,19 @@ def airflow_db():
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
                    env=os.environ.copy(), timeout=300)
     return AIRFLOW_HOME
+
+
+_KINDS = ("unit", "integration", "e2e")
+_SERVICE_FIXTURES = {"services", "source_dsn", "ledger_dsn", "airflow_db"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test by its folder; a unit test may not ask for a database or S3."""
+    for item in items:
+        parts = Path(str(item.fspath)).resolve().relative_to(ROOT / "tests").parts
+        kind = parts[0] if parts[0] in _KINDS else None
+        if kind is None:
+            continue
+        item.add_marker(getattr(pytest.mark, kind))
+        if kind == "unit" and _SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            raise pytest.UsageError(f"{item.nodeid} is a unit test but needs a service: move it to tests/integration")

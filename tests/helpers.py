@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from include.devservices import create_database
+from tools.devservices import create_database
 
 BUCKET = "form526-backlog"
 
@@ -30,7 +30,7 @@ def empty_bucket(services, bucket: str = BUCKET) -> None:
 
 
 def seed(services, n: int, seed: int = 7) -> None:
-    from include import synthetic
+    from tools.synthetic import generator as synthetic
 
     with psycopg.connect(services.source_dsn) as conn:
         synthetic.seed(conn, n, seed=seed)

@@ -1,0 +1,1 @@
+"""Delivering packages exactly once: the ledger, the object store, batch delivery and the reconciliation report."""

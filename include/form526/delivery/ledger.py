@@ -1,0 +1,319 @@
+"""The delivery ledger in the ``form526_ledger`` database: migrations, plan, claims, outcomes.
+
+States of ``form526_deliveries.state``:
+
+``queued``     planned by a run, not yet taken by a batch;
+``claimed``    a batch holds it (``claimed_by``) until ``claim_expires_at``; ``s3_key`` is the key it
+               writes to, recorded before the upload so a crash can be recovered without a second object;
+``uploaded``   S3 confirmed the object (size and SHA-256) — delivered;
+``failed``     the last attempt hit a permanent per-submission error (``last_error_code``); a later run
+               tries again;
+``duplicate``  skipped as a copy of ``duplicate_of`` (vets-api recorded these as ignored_as_duplicate).
+
+Every function takes an open psycopg 3 connection and commits what it writes, so a crash between
+two calls leaves the ledger consistent. SQL uses bind parameters only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+MIGRATIONS_DIR = Path(__file__).parent / "sql"
+_MIGRATION_LOCK = 526_526  # pg_advisory_xact_lock key: two runs starting together migrate once
+
+DONE_STATES = ("uploaded", "duplicate")
+
+
+def migrate(conn) -> list[str]:
+    """Apply the versioned SQL files not applied yet; returns the names applied. Idempotent."""
+    applied: list[str] = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS form526_ledger_migrations ("
+            " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r[0] for r in conn.execute("SELECT version FROM form526_ledger_migrations")}
+        for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+            version = int(path.name.split("_", 1)[0])
+            if version in done:
+                continue
+            conn.execute(path.read_text())
+            conn.execute("INSERT INTO form526_ledger_migrations (version, name) VALUES (%s, %s)",
+                         (version, path.name))
+            applied.append(path.name)
+    return applied
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def start_run(conn, *, run_id: str, dag_id: str, run_key: str, as_of: datetime, params: dict[str, Any]) -> None:
+    """Register the run (a retry of the first task keeps the original row) and forget a half-made plan."""
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO form526_runs (run_id, dag_id, run_key, as_of, params) VALUES (%s, %s, %s, %s, %s)"
+            " ON CONFLICT (run_id) DO UPDATE SET params = EXCLUDED.params",
+            (run_id, dag_id, run_key, as_of, json.dumps(params, default=str)),
+        )
+        conn.execute("DELETE FROM form526_run_items WHERE run_id = %s", (run_id,))
+        conn.execute("DELETE FROM form526_run_candidates WHERE run_id = %s", (run_id,))
+
+
+def finish_run(conn, run_id: str, counts: dict[str, Any], outcome: str) -> None:
+    with conn.transaction():
+        conn.execute("UPDATE form526_runs SET finished_at = now(), counts = %s, outcome = %s WHERE run_id = %s",
+                     (json.dumps(counts), outcome, run_id))
+
+
+def add_requested(conn, run_id: str, ids: Iterable[int]) -> int:
+    """Record the ids a person asked for; every one of them will get a row in the report."""
+    n = 0
+    with conn.transaction(), conn.cursor() as cur:
+        with cur.copy("COPY form526_run_items (run_id, submission_id, requested, status) FROM STDIN") as cp:
+            for sid in ids:
+                cp.write_row((run_id, sid, True, "requested"))
+                n += 1
+    return n
+
+
+def requested_ids(conn, run_id: str) -> list[int]:
+    rows = conn.execute("SELECT submission_id FROM form526_run_items WHERE run_id = %s AND requested"
+                        " ORDER BY submission_id", (run_id,)).fetchall()
+    return [r[0] for r in rows]
+
+
+def set_item_status(conn, run_id: str, items: Sequence[tuple[int, str, str | None]]) -> None:
+    """Upsert (submission_id, status, detail) rows of this run's plan."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO form526_run_items (run_id, submission_id, status, detail) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (run_id, submission_id) DO UPDATE SET status = EXCLUDED.status, detail = EXCLUDED.detail",
+            [(run_id, sid, status, detail) for sid, status, detail in items],
+        )
+
+
+# --------------------------------------------------------------------------- candidates / dedup
+
+
+@dataclass(frozen=True)
+class Candidate:
+    submission_id: int
+    user_uuid: str
+    created_at: datetime
+    source_state: str
+    content_hash: str
+    in_scope: bool
+
+
+def write_candidates(conn, run_id: str, rows: Iterable[Candidate]) -> int:
+    n = 0
+    with conn.transaction(), conn.cursor() as cur:
+        with cur.copy("COPY form526_run_candidates (run_id, submission_id, user_uuid, created_at, source_state,"
+                      " content_hash, in_scope) FROM STDIN") as cp:
+            for c in rows:
+                cp.write_row((run_id, c.submission_id, c.user_uuid, c.created_at, c.source_state, c.content_hash,
+                              c.in_scope))
+                n += 1
+    return n
+
+
+def read_candidates(conn, run_id: str) -> list[Candidate]:
+    rows = conn.execute(
+        "SELECT submission_id, user_uuid, created_at, source_state, content_hash, in_scope"
+        " FROM form526_run_candidates WHERE run_id = %s ORDER BY user_uuid, created_at, submission_id", (run_id,))
+    return [Candidate(*r) for r in rows]
+
+
+def record_dedup(conn, run_id: str, kept: Sequence[tuple[int, datetime]],
+                 skipped: Sequence[tuple[int, datetime, int]]) -> None:
+    """Write the dedup verdict: kept ids become ``candidate`` items, skipped ones ``skipped_duplicate``."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO form526_run_items (run_id, submission_id, status, created_at) VALUES (%s, %s, 'candidate', %s)"
+            " ON CONFLICT (run_id, submission_id) DO UPDATE SET status = 'candidate', created_at = EXCLUDED.created_at",
+            [(run_id, sid, created) for sid, created in kept],
+        )
+        cur.executemany(
+            "INSERT INTO form526_run_items (run_id, submission_id, status, created_at, duplicate_of)"
+            " VALUES (%s, %s, 'skipped_duplicate', %s, %s)"
+            " ON CONFLICT (run_id, submission_id) DO UPDATE SET status = 'skipped_duplicate',"
+            " created_at = EXCLUDED.created_at, duplicate_of = EXCLUDED.duplicate_of",
+            [(run_id, sid, created, dup) for sid, created, dup in skipped],
+        )
+        cur.executemany(
+            "INSERT INTO form526_deliveries (submission_id, state, duplicate_of, first_run_id, last_run_id)"
+            " VALUES (%s, 'duplicate', %s, %s, %s)"
+            " ON CONFLICT (submission_id) DO UPDATE SET state = 'duplicate', duplicate_of = EXCLUDED.duplicate_of,"
+            " last_run_id = EXCLUDED.last_run_id, updated_at = now()"
+            " WHERE form526_deliveries.state IN ('queued', 'failed', 'duplicate')",
+            [(sid, dup, run_id, run_id) for sid, _created, dup in skipped],
+        )
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def candidates_in_order(conn, run_id: str) -> list[tuple[int, str | None]]:
+    """Kept candidates oldest first, with the ledger state of each (None = never planned)."""
+    rows = conn.execute(
+        "SELECT i.submission_id, d.state FROM form526_run_items i"
+        " LEFT JOIN form526_deliveries d ON d.submission_id = i.submission_id"
+        " WHERE i.run_id = %s AND i.status = 'candidate' ORDER BY i.created_at, i.submission_id", (run_id,))
+    return [(r[0], r[1]) for r in rows]
+
+
+def record_plan(conn, run_id: str, *, batches: Sequence[Sequence[int]], already_delivered: Sequence[int],
+                deferred: Sequence[int], dry_run: bool) -> None:
+    """Assign batch numbers (1-based) and queue the submissions in the delivery ledger."""
+    status = "planned" if dry_run else "queued"
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            "UPDATE form526_run_items SET status = %s, batch_no = %s WHERE run_id = %s AND submission_id = %s",
+            [(status, no, run_id, sid) for no, ids in enumerate(batches, start=1) for sid in ids],
+        )
+        cur.executemany(
+            "UPDATE form526_run_items SET status = 'skipped_already_delivered'"
+            " WHERE run_id = %s AND submission_id = %s",
+            [(run_id, sid) for sid in already_delivered],
+        )
+        cur.executemany(
+            "UPDATE form526_run_items SET status = 'deferred', detail = 'beyond max_submissions for this run'"
+            " WHERE run_id = %s AND submission_id = %s",
+            [(run_id, sid) for sid in deferred],
+        )
+        if not dry_run:
+            cur.executemany(
+                "INSERT INTO form526_deliveries (submission_id, state, first_run_id, last_run_id)"
+                " VALUES (%s, 'queued', %s, %s) ON CONFLICT (submission_id) DO NOTHING",
+                [(sid, run_id, run_id) for ids in batches for sid in ids],
+            )
+
+
+def batch_ids(conn, run_id: str, batch_no: int) -> list[int]:
+    rows = conn.execute("SELECT submission_id FROM form526_run_items WHERE run_id = %s AND batch_no = %s"
+                        " AND status = 'queued' ORDER BY submission_id", (run_id, batch_no))
+    return [r[0] for r in rows]
+
+
+# --------------------------------------------------------------------------- claims and outcomes
+
+_CLAIM_SQL = """
+WITH claimable AS (
+    SELECT d.submission_id FROM form526_deliveries d
+    WHERE d.submission_id = ANY(%(ids)s)
+      AND (d.state IN ('queued', 'failed')
+           OR (d.state = 'claimed' AND (d.claimed_by = %(worker)s OR d.claim_expires_at < now()))
+           OR (d.state = 'uploaded' AND %(redeliver)s AND d.last_run_id <> %(run_id)s))
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE form526_deliveries d SET
+    state = 'claimed',
+    claimed_by = %(worker)s,
+    claim_expires_at = now() + make_interval(mins => %(ttl_minutes)s),
+    attempts = d.attempts + 1,
+    last_run_id = %(run_id)s,
+    batch_id = %(batch_id)s,
+    -- an unconfirmed upload of an earlier attempt keeps its key: one object per submission, ever
+    s3_bucket = CASE WHEN d.state <> 'uploaded' AND d.s3_key IS NOT NULL THEN d.s3_bucket ELSE %(bucket)s END,
+    s3_key = CASE WHEN d.state <> 'uploaded' AND d.s3_key IS NOT NULL THEN d.s3_key
+                  ELSE %(key_prefix)s || d.submission_id || '.zip' END,
+    updated_at = now()
+FROM claimable c
+WHERE d.submission_id = c.submission_id
+RETURNING d.submission_id, d.s3_bucket, d.s3_key, d.attempts
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    submission_id: int
+    bucket: str
+    key: str
+    attempts: int = 1
+
+    @property
+    def may_exist(self) -> bool:
+        """An earlier attempt may have uploaded this key before dying: check S3 before uploading."""
+        return self.attempts > 1
+
+
+def claim(conn, *, ids: Sequence[int], worker: str, run_id: str, batch_id: str, bucket: str, key_prefix: str,
+          ttl_minutes: int, redeliver: bool) -> dict[int, Claim]:
+    """Take the submissions no live worker holds; rows locked by another claimer are skipped, not waited for."""
+    with conn.transaction():
+        rows = conn.execute(_CLAIM_SQL, {"ids": list(ids), "worker": worker, "run_id": run_id,
+                                         "batch_id": batch_id, "bucket": bucket, "key_prefix": key_prefix,
+                                         "ttl_minutes": ttl_minutes, "redeliver": redeliver}).fetchall()
+    return {r[0]: Claim(r[0], r[1], r[2], r[3]) for r in rows}
+
+
+def release(conn, worker: str) -> int:
+    """Give back this worker's unfinished claims (on a clean failure) so the next run need not wait for
+    them to expire. The recorded key stays: an upload that was not confirmed is checked, not repeated."""
+    with conn.transaction():
+        cur = conn.execute("UPDATE form526_deliveries SET state = 'queued', claimed_by = NULL, claim_expires_at = NULL,"
+                           " updated_at = now() WHERE claimed_by = %s AND state = 'claimed'", (worker,))
+        return cur.rowcount
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    submission_id: int
+    sha256: str
+    size: int
+    md5: str | None = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    submission_id: int
+    code: str
+    detail: str
+
+
+def record_outcomes(conn, worker: str, uploaded: Sequence[Uploaded], failed: Sequence[Failed]) -> None:
+    """Mark confirmed uploads and permanent failures, only where this worker still holds the claim."""
+    if not uploaded and not failed:
+        return
+    with conn.transaction(), conn.cursor() as cur:
+        if uploaded:
+            cur.execute(
+                "UPDATE form526_deliveries d SET state = 'uploaded', sha256 = u.sha256, md5 = u.md5, bytes = u.size,"
+                " uploaded_at = now(), updated_at = now(), claimed_by = NULL, claim_expires_at = NULL,"
+                " last_error_code = NULL, last_error_detail = NULL"
+                " FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::text[]) AS sha256, unnest(%s::text[]) AS md5,"
+                " unnest(%s::bigint[]) AS size) u"
+                " WHERE d.submission_id = u.id AND d.claimed_by = %s",
+                ([u.submission_id for u in uploaded], [u.sha256 for u in uploaded], [u.md5 for u in uploaded],
+                 [u.size for u in uploaded], worker),
+            )
+        if failed:
+            cur.execute(
+                "UPDATE form526_deliveries d SET state = 'failed', last_error_code = f.code,"
+                " last_error_detail = f.detail, s3_key = NULL, s3_bucket = NULL, updated_at = now(),"
+                " claimed_by = NULL, claim_expires_at = NULL"
+                " FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::text[]) AS code, unnest(%s::text[]) AS detail) f"
+                " WHERE d.submission_id = f.id AND d.claimed_by = %s",
+                ([f.submission_id for f in failed], [f.code for f in failed], [f.detail for f in failed], worker),
+            )
+
+
+def delivery_rows(conn, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    cur = conn.execute(
+        "SELECT submission_id, state, s3_bucket, s3_key, sha256, bytes, last_run_id, batch_id, last_error_code,"
+        " claimed_by, claim_expires_at > now() AS claim_live FROM form526_deliveries WHERE submission_id = ANY(%s)",
+        (list(ids),))
+    cols = [c.name for c in cur.description]
+    return {r[0]: dict(zip(cols, r, strict=True)) for r in cur}
+
+
+def done_ids(conn) -> set[int]:
+    """Submissions that need nothing more: delivered, or skipped as duplicates."""
+    rows = conn.execute("SELECT submission_id FROM form526_deliveries WHERE state = ANY(%s)", (list(DONE_STATES),))
+    return {r[0] for r in rows}

@@ -1,0 +1,81 @@
+"""Dedup rules (include/form526/source/dedup.py), one test per branch of the dupe-set rule."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from include.form526.source.dedup import Member, content_hash, deduplicate
+
+T0 = datetime(2023, 1, 1)
+
+
+def m(sid: int, state: str, day: int, *, user: str = "u1", h: str = "A", in_scope: bool = True) -> Member:
+    return Member(sid, user, T0 + timedelta(days=day), state, h, in_scope)
+
+
+def verdict(*members: Member):
+    v = deduplicate(members)
+    return [k.submission_id for k in v.kept], {s.submission_id: dup for s, dup in v.skipped}
+
+
+def test_single_failed_submission_is_kept():
+    assert verdict(m(1, "failed", 0)) == ([1], {})
+
+
+def test_success_first_skips_every_failed_copy():
+    assert verdict(m(1, "success", 0), m(2, "failed", 1), m(3, "failed", 2)) == ([], {2: 1, 3: 1})
+
+
+def test_failed_before_success_keeps_the_earliest_failed_and_skips_the_rest():
+    kept, skipped = verdict(m(1, "failed", 0), m(2, "failed", 1), m(3, "success", 2), m(4, "failed", 3))
+    assert kept == [1]
+    assert skipped == {2: 1, 4: 1}
+
+
+def test_all_failed_keeps_the_earliest():
+    assert verdict(m(5, "failed", 2), m(3, "failed", 0), m(4, "failed", 1)) == ([3], {4: 3, 5: 3})
+
+
+def test_same_time_is_ordered_by_id():
+    assert verdict(m(9, "failed", 0), m(8, "failed", 0)) == ([8], {9: 8})
+
+
+def test_different_content_is_not_a_duplicate():
+    assert verdict(m(1, "failed", 0, h="A"), m(2, "failed", 1, h="B"))[0] == [1, 2]
+
+
+def test_different_veterans_are_never_duplicates():
+    assert verdict(m(1, "failed", 0, user="u1"), m(2, "failed", 1, user="u2"))[0] == [1, 2]
+
+
+def test_out_of_scope_members_decide_but_do_not_appear():
+    # the earliest failed copy is outside this run's scope: the in-scope later copy is its duplicate
+    kept, skipped = verdict(m(1, "failed", 0, in_scope=False), m(2, "failed", 1))
+    assert kept == [] and skipped == {2: 1}
+
+
+def test_in_flight_members_are_ignored():
+    kept, skipped = verdict(m(1, "in_process", 0), m(2, "failed", 1))
+    assert kept == [2] and skipped == {}
+
+
+def test_content_hash_ignores_volatile_keys_only():
+    base = {"form526": {"form526": {"claimDate": "2023-01-01", "applicationExpirationDate": "2024-01-01",
+                                    "disabilities": [{"name": "knee"}]},
+                        "form526_uploads": [{"name": "a.pdf", "confirmationCode": "x1", "attachmentId": "L451"}]},
+            "flashes": ["one"]}
+    copy = json.loads(json.dumps(base))
+    copy["form526"]["form526"]["claimDate"] = "2023-02-02"
+    copy["form526"]["form526_uploads"][0]["confirmationCode"] = "y2"
+    copy["flashes"] = []
+    assert content_hash(json.dumps(base)) == content_hash(json.dumps(copy, indent=2))
+    changed = json.loads(json.dumps(base))
+    changed["form526"]["form526"]["disabilities"][0]["name"] = "back"
+    assert content_hash(json.dumps(base)) != content_hash(json.dumps(changed))
+
+
+def test_content_hash_of_unparseable_text_is_stable():
+    assert content_hash("{not json") == content_hash("{not json")
+    assert content_hash("{not json") != content_hash("{not json!")
+    assert content_hash(None) == content_hash(None)
