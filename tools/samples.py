@@ -214,6 +214,77 @@ def ancillary_forms() -> tuple[dict[str, Any], dict[str, Any]]:
     return form, auth
 
 
+def toxic_exposure() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A PACT Act claim: checked places with dates, one unchecked, an unknown key, free text, conditions."""
+    form, auth = typical_form(), typical_auth()
+    form526_of(form)["toxicExposure"] = {
+        "conditions": {"leftkneestrain": False, "tinnitus": True, "none": False},
+        "gulfWar1990": {"iraq": True, "kuwait": True, "qatar": False, "atlantis": True},
+        "gulfWar1990Details": {
+            "iraq": {"startDate": "1991-03-01", "endDate": "1992-01-01"},
+            "kuwait": {"startDate": "1991-03-15"},
+            "qatar": {"startDate": "1991-02-12", "endDate": "1991-06-01"},
+        },
+        "gulfWar2001": {"djibouti": True},
+        "gulfWar2001Details": {"djibouti": {}},
+        "herbicide": {"vietnam": True, "none": False},
+        "herbicideDetails": {"vietnam": {"startDate": "1969-01-01", "endDate": "1970-06-30"}},
+        "otherHerbicideLocations": {"description": "A depot near Example Bay", "startDate": "1971-01-01",
+                                    "endDate": "1971-03-01"},
+        "otherExposures": {"asbestos": True, "mustardgas": False, "radiation": True},
+        "otherExposuresDetails": {"asbestos": {"startDate": "1975-05-01", "endDate": "1979-05-01"}},
+        "specifyOtherExposures": {"description": "Burn pit smoke", "startDate": "2004-01-01"},
+    }
+    return form, auth
+
+
+def form0781v2() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A mental-health statement on the 2024 21-0781 (vets-api Form0781#create_form_v2)."""
+    form, auth = typical_form(), typical_auth()
+    form["form0781"] = {"form0781v2": {
+        "vaFileNumber": "000123456", "veteranSocialSecurityNumber": "000123456",
+        "veteranFullName": {"first": "Sample", "middle": None, "last": "Veteran"},
+        "veteranDateOfBirth": "1980-01-31", "email": "sample.veteran@example.com",
+        "veteranPhone": "5555550100", "veteranSecondaryPhone": "", "veteranServiceNumber": "",
+        "eventTypes": {"combat": True, "mst": False, "nonMst": False, "other": False},
+        "events": [{"details": "Convoy hit by an IED near the airfield.", "location": "Example Province",
+                    "timing": "Spring 2004"}],
+        "behaviors": {"episodes": True, "relationships": True},
+        "behaviorsDetails": {"episodes": "Panic attacks since 2005.", "relationships": "Divorce in 2007."},
+        "evidence": {"police": True, "otherDetails": "Unit history"},
+        "treatmentNoneCheckbox": {"none": False},
+        "treatmentProviders": {"medicalCenter": True},
+        "treatmentProvidersDetails": [{"facilityInfo": "Example VA Medical Center", "treatmentMonth": "06",
+                                       "treatmentYear": "2006", "noDates": False}],
+        "optionIndicator": "yes",
+        "additionalInformation": "Nightmares most nights.",
+        "futureField": {"someNewKey": "kept and labelled"},
+    }}
+    return form, auth
+
+
+def bdd_claim() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A Benefits Delivery at Discharge claim: vets-api would add VA's BDD instruction sheet."""
+    form, auth = typical_form(), typical_auth()
+    form526_of(form)["bddQualified"] = True
+    return form, auth
+
+
+def with_uploads() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Three uploads (a scan, a PDF, one that will be missing) and one unusable entry."""
+    form, auth = typical_form(), typical_auth()
+    form["form526_uploads"] = [
+        {"name": "knee_xray_photo.png", "confirmationCode": "00000000-0000-4000-8000-0000000000a1",
+         "attachmentId": "L023", "size": 2048},
+        {"name": "private_medical_record.pdf", "confirmationCode": "00000000-0000-4000-8000-0000000000a2",
+         "attachmentId": "L451", "size": 4096},
+        {"name": "buddy_statement.pdf", "confirmationCode": "00000000-0000-4000-8000-0000000000a3",
+         "attachmentId": "L034", "size": 1024},
+        {"name": "no_code.pdf", "attachmentId": "L451"},
+    ]
+    return form, auth
+
+
 GALLERY: dict[str, Any] = {
     "typical": typical_form,
     "awkward-names": awkward_names,
@@ -223,6 +294,9 @@ GALLERY: dict[str, Any] = {
     "long-text": long_text,
     "many-disabilities": many_disabilities,
     "ancillary-forms": ancillary_forms,
+    "toxic-exposure": toxic_exposure,
+    "form0781v2": form0781v2,
+    "bdd-claim": bdd_claim,
 }
 
 

@@ -532,7 +532,8 @@ def test_detect_type_uses_magic_bytes_and_the_extension_only_for_text():
 def test_reason_codes_and_texts():
     assert {str(reason) for reason in Reason} == {
         "evidence_not_found", "evidence_corrupt", "evidence_encrypted", "evidence_too_large",
-        "evidence_unsupported_type", "evidence_empty",
+        "evidence_unsupported_type", "evidence_empty", "evidence_invalid_upload", "evidence_invalid_name",
+        "evidence_not_configured",
     }
     assert set(REASON_TEXT) == set(Reason)
     assert REASON_TEXT["evidence_not_found"] == "file could not be found in VA.gov's upload store"

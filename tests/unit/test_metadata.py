@@ -1,13 +1,16 @@
-"""Benefits Intake metadata rules, case by case."""
+"""Benefits Intake metadata rules, case by case, against vets-api's backup path (Processor#get_meta_data)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 
 import pytest
 
 from include.form526.package.build import PackageError
 from include.form526.package.metadata import build_mappings, build_metadata, transliterate_name, zip_code
+from include.form526.package.submission import parse_address, parse_submission
+from tools import samples
 
 CREATED = datetime(2023, 5, 6, 7, 8, 9)
 
@@ -23,20 +26,53 @@ def auth(**overrides):
     return headers
 
 
-def form(address=None, **fields):
-    return {"veteran": {"currentMailingAddress": address}, **fields}
+def metadata(auth_headers=None, address=None, created_at=CREATED, **fields):
+    form = {"form526": {"form526": {"veteran": {"currentMailingAddress": address}, **fields}}}
+    row = samples.submission(form, auth_headers or auth(), created_at=created_at)
+    return build_metadata(parse_submission(row))
 
 
-def test_fixed_fields():
-    meta = build_metadata(auth(), form(), CREATED)
-    assert meta["source"] == "va.gov backup submission"
-    assert meta["docType"] == "21-526EZ"
-    assert meta["businessLine"] == "CMP"
-    assert meta["forceOfframp"] is False
-    assert set(meta) == {
-        "veteranFirstName", "veteranLastName", "fileNumber", "zipCode", "source", "docType", "businessLine",
-        "claimDate", "forceOfframp",
+NINE_KEYS = {
+    "veteranFirstName", "veteranLastName", "fileNumber", "zipCode", "source", "docType", "businessLine",
+    "claimDate", "forceOfframp",
+}
+
+
+@pytest.mark.parametrize(
+    ("make", "zip_expected"),
+    [
+        (samples.typical_form, "22150-1234"),  # domestic
+        (lambda: samples.military_address()[0], "96278"),  # APO, country USA: determine_zip keeps its zip
+        (lambda: samples.international_address()[0], "00000"),
+    ],
+    ids=["domestic", "military", "international"],
+)
+def test_all_nine_keys_and_values(make, zip_expected):
+    row = samples.submission(make(), samples.typical_auth(), created_at=datetime(2024, 1, 2, 3, 4, 5))
+    meta = build_metadata(parse_submission(row))
+    assert meta == {
+        "veteranFirstName": "Sample",
+        "veteranLastName": "Veteran",
+        "fileNumber": "000123456",
+        "zipCode": zip_expected,
+        "source": "va.gov backup submission",
+        "docType": "21-526EZ",
+        "businessLine": "CMP",
+        "claimDate": "2024-01-02T03:04:05Z",
+        "forceOfframp": "true",
     }
+    assert set(meta) == NINE_KEYS
+    assert json.loads(json.dumps(meta))["forceOfframp"] == "true"  # a JSON string, not a boolean
+
+
+def test_claim_date_is_created_at_not_the_form_claim_date():
+    assert metadata(claimDate="2022-12-31")["claimDate"] == "2023-05-06T07:08:09Z"
+    assert metadata(created_at=datetime(2023, 5, 6, 7, 8, 9, 654321))["claimDate"] == "2023-05-06T07:08:09Z"
+
+
+def test_aware_created_at_is_written_in_utc():
+    aware = datetime(2023, 5, 6, 7, 8, 9, tzinfo=UTC).astimezone()
+    assert metadata(created_at=aware)["claimDate"] == "2023-05-06T07:08:09Z"
 
 
 @pytest.mark.parametrize(
@@ -63,13 +99,12 @@ def test_names_cut_to_50_characters():
     long_name = "A" * 49 + " Bcdef"
     assert len(transliterate_name(long_name)) <= 50
     assert transliterate_name(long_name) == "A" * 49  # the cut leaves no trailing space
-    meta = build_metadata(auth(va_eauth_lastName="X" * 51), form(), CREATED)
-    assert meta["veteranLastName"] == "X" * 50
+    assert metadata(auth(va_eauth_lastName="X" * 51))["veteranLastName"] == "X" * 50
 
 
 def test_name_with_no_usable_letters_is_identity_missing():
     with pytest.raises(PackageError) as error:
-        build_metadata(auth(va_eauth_firstName="山田"), form(), CREATED)
+        metadata(auth(va_eauth_firstName="山田"))
     assert error.value.code == "identity_missing"
     assert "山田" not in error.value.detail
 
@@ -80,14 +115,13 @@ def test_name_with_no_usable_letters_is_identity_missing():
         ("12345678", "", "12345678"),
         ("000123456", "", "000123456"),
         ("000-12-3456", "", "000123456"),
-        ("", "00011222", "00011222"),
+        ("", "00011222", "00011222"),  # this project's fallback; vets-api has none
         (None, "000112222", "000112222"),
         (123456789, None, "123456789"),
     ],
 )
 def test_file_number_valid(pnid, birls, expected):
-    meta = build_metadata(auth(va_eauth_pnid=pnid, va_eauth_birlsfilenumber=birls), form(), CREATED)
-    assert meta["fileNumber"] == expected
+    assert metadata(auth(va_eauth_pnid=pnid, va_eauth_birlsfilenumber=birls))["fileNumber"] == expected
 
 
 @pytest.mark.parametrize(
@@ -104,7 +138,7 @@ def test_file_number_valid(pnid, birls, expected):
 )
 def test_file_number_invalid(pnid, birls):
     with pytest.raises(PackageError) as error:
-        build_metadata(auth(va_eauth_pnid=pnid, va_eauth_birlsfilenumber=birls), form(), CREATED)
+        metadata(auth(va_eauth_pnid=pnid, va_eauth_birlsfilenumber=birls))
     assert error.value.code == "file_number_invalid"
     assert error.value.detail == "file number is invalid. It must be 8 or 9 digits"
 
@@ -114,13 +148,17 @@ def test_file_number_invalid(pnid, birls):
     [
         ({"type": "DOMESTIC", "country": "USA", "zipFirstFive": "22150"}, "22150"),
         ({"type": "DOMESTIC", "country": "USA", "zipFirstFive": "22150", "zipLastFour": "1234"}, "22150-1234"),
-        ({"type": "DOMESTIC", "zipFirstFive": "22150", "zipLastFour": ""}, "22150"),
-        ({"type": "DOMESTIC", "zipFirstFive": "221501234"}, "22150-1234"),
-        ({"type": "DOMESTIC", "zipFirstFive": 22150}, "22150"),
-        ({"type": "DOMESTIC", "zipFirstFive": "2215"}, "00000"),
-        ({"type": "DOMESTIC", "zipFirstFive": "ABCDE"}, "00000"),
-        ({"type": "DOMESTIC"}, "00000"),
-        ({"type": "MILITARY", "militaryPostOfficeTypeCode": "APO", "zipFirstFive": "96278"}, "00000"),
+        ({"type": "DOMESTIC", "country": "usa", "zipFirstFive": "22150", "zipLastFour": ""}, "22150"),
+        ({"type": "DOMESTIC", "country": "USA", "zipFirstFive": "22150", "zipLastFour": "12"}, "22150"),
+        ({"type": "DOMESTIC", "country": "US", "zipFirstFive": 22150}, "22150"),
+        ({"type": "DOMESTIC", "country": "United States", "zipFirstFive": "22150"}, "22150"),
+        ({"type": "DOMESTIC", "country": "USA", "zipFirstFive": "221501234"}, "00000"),
+        ({"type": "DOMESTIC", "country": "USA", "zipFirstFive": "2215"}, "00000"),
+        ({"type": "DOMESTIC", "country": "USA", "zipFirstFive": "ABCDE"}, "00000"),
+        ({"type": "DOMESTIC", "country": "USA"}, "00000"),
+        ({"type": "DOMESTIC", "zipFirstFive": "22150"}, "00000"),  # no country: determine_zip gives 00000
+        ({"type": "MILITARY", "country": "USA", "militaryPostOfficeTypeCode": "APO", "zipFirstFive": "96278",
+          "zipLastFour": "0001"}, "96278-0001"),
         ({"type": "INTERNATIONAL", "country": "Germany", "internationalPostalCode": "67655"}, "00000"),
         ({"country": "USA", "zipFirstFive": "22150"}, "22150"),
         ({"country": "Canada", "zipFirstFive": "22150"}, "00000"),
@@ -129,28 +167,18 @@ def test_file_number_invalid(pnid, birls):
     ],
 )
 def test_zip_code(address, expected):
-    assert zip_code(address) == expected
-    assert build_metadata(auth(), form(address), CREATED)["zipCode"] == expected
-
-
-def test_claim_date_from_form():
-    assert build_metadata(auth(), form(claimDate="2022-12-31"), CREATED)["claimDate"] == "2022-12-31"
-    assert build_metadata(auth(), form(claimDate="2022-12-31T23:00:00Z"), CREATED)["claimDate"] == "2022-12-31"
-
-
-@pytest.mark.parametrize("claim_date", [None, "", "31/12/2022", "2022-13-45", 20221231])
-def test_claim_date_falls_back_to_created_at(claim_date):
-    fields = {} if claim_date is None else {"claimDate": claim_date}
-    assert build_metadata(auth(), form(**fields), CREATED)["claimDate"] == "2023-05-06"
+    assert zip_code(parse_address(address)) == expected
+    assert metadata(address=address)["zipCode"] == expected
 
 
 def test_mappings():
-    files = ["21-526EZ.pdf", "21-4142.pdf", "21-0781.pdf", "21-0781a.pdf", "21-8940.pdf", "metadata.json"]
-    assert build_mappings(files, None) == {
+    files = ["21-526EZ.pdf", "21-4142.pdf", "21-0781.pdf", "21-0781a.pdf", "21-0781V2.pdf", "21-8940.pdf",
+             "metadata.json"]
+    assert build_mappings(files) == {
         "21-526EZ.pdf": "L533", "21-4142.pdf": "L107", "21-0781.pdf": "L228", "21-0781a.pdf": "L229",
-        "21-8940.pdf": "L149",
+        "21-0781V2.pdf": "L228", "21-8940.pdf": "L149",
     }
-    uploads = [{"attachmentId": "L451"}, {"attachmentId": "L023"}]
-    assert build_mappings(["attachment1.pdf", "attachment2.pdf", "attachment3.pdf"], uploads) == {
-        "attachment1.pdf": "L451", "attachment2.pdf": "L023",
+    attachments = {"attachment1.pdf": "L451", "attachment2.pdf": "L023", "attachment3.pdf": ""}
+    assert build_mappings(["21-526EZ.pdf"], attachments) == {
+        "21-526EZ.pdf": "L533", "attachment1.pdf": "L451", "attachment2.pdf": "L023",
     }

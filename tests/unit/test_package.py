@@ -113,12 +113,13 @@ def test_markup_in_user_text_appears_literally():
     assert meta["veteranLastName"] == "Muller-Thorsdottir dAEro"
 
 
-def test_direct_deposit_account_is_masked(typical, typical_text):
-    account = samples.form526_of(typical[0])["directDeposit"]["accountNumber"]
-    assert "********6789" in typical_text
-    assert account not in typical_text
-    assert account[:-4] not in typical_text.replace(" ", "")
-    assert "021000021" in typical_text and "EXAMPLE FEDERAL CREDIT UNION" in typical_text
+def test_direct_deposit_printed_in_full(typical, typical_text):
+    """Product-owner decision: VBA sets up payment from the 21-526EZ, so nothing is masked there."""
+    deposit = samples.form526_of(typical[0])["directDeposit"]
+    assert f"Account number {deposit['accountNumber']}" in typical_text
+    assert f"Routing number {deposit['routingNumber']}" in typical_text
+    assert "Account type CHECKING" in typical_text and "Bank name EXAMPLE FEDERAL CREDIT UNION" in typical_text
+    assert "*" not in typical_text
 
 
 def test_footer_on_every_page():
@@ -145,7 +146,7 @@ def test_zip_layout_metadata_and_mappings(typical):
     assert meta == {
         "veteranFirstName": "Sample", "veteranLastName": "Veteran", "fileNumber": "000123456",
         "zipCode": "22150-1234", "source": "va.gov backup submission", "docType": "21-526EZ",
-        "businessLine": "CMP", "claimDate": "2023-03-14", "forceOfframp": False,
+        "businessLine": "CMP", "claimDate": "2023-03-14T15:09:26Z", "forceOfframp": "true",
     }
     assert list(meta) == sorted(meta)
     assert json.loads(contents["mappings.json"]) == {"21-526EZ.pdf": "L533"}
@@ -202,3 +203,22 @@ def test_different_submissions_differ(typical):
     assert build_package(samples.submission(form, auth, sub_id=1)).sha256 != build_package(
         samples.submission(form, auth, sub_id=2)
     ).sha256
+
+
+def test_zip_entries_carry_their_sizes_in_the_local_header():
+    """No data descriptors (general purpose flag bit 3): Java's streaming ZipInputStream refuses them for
+    stored entries, and the PDFs are stored."""
+    import io as _io
+    import struct
+    import tempfile
+    import zipfile as _zipfile
+
+    pkg = build_package(samples.submission(samples.typical_form(), samples.typical_auth()))
+    with tempfile.SpooledTemporaryFile() as out:
+        spooled = build_package(samples.submission(samples.typical_form(), samples.typical_auth()), out=out)
+        out.seek(0)
+        assert out.read() == pkg.data and spooled.sha256 == pkg.sha256 and spooled.size == len(pkg.data)
+    with _zipfile.ZipFile(_io.BytesIO(pkg.data)) as z:
+        for info in z.infolist():
+            flags = struct.unpack_from("<H", pkg.data, info.header_offset + 6)[0]
+            assert not flags & 0x08, info.filename

@@ -120,7 +120,7 @@ CASES: list[tuple[str, Any, Any, str | list[str]]] = [
         setting("veteran.currentMailingAddress.zipFirstFive", 22150)(f),
         setting("directDeposit.accountNumber", 123456789)(f),
         setting("veteran.daytimePhone", {"areaCode": 555, "phoneNumber": 5550100})(f),
-    )), auth(), ["Condition 1 12345", "*****6789", "(555) 555-0100"]),
+    )), auth(), ["Condition 1 12345", "Account number 123456789", "(555) 555-0100"]),
     ("list-for-object", form(lambda f: f.update(veteran=[], serviceInformation=[1, 2], directDeposit=["x"])),
      auth(), ["6. Service information"]),
     ("object-for-list", form(setting("disabilities", {"name": "Lonely knee", "disabilityActionType": "NEW"})),
@@ -215,6 +215,6 @@ def test_unexpected_reportlab_failure_becomes_render_failed(monkeypatch: pytest.
 def test_error_codes_are_the_documented_ones() -> None:
     documented = {
         "form_json_invalid", "form526_missing", "auth_headers_invalid", "identity_missing", "file_number_invalid",
-        "render_failed",
+        "render_failed", "package_unexpected",
     }
     assert documented == ERROR_CODES

@@ -88,6 +88,9 @@ class Reason(StrEnum):
     TOO_LARGE = "evidence_too_large"
     UNSUPPORTED_TYPE = "evidence_unsupported_type"
     EMPTY = "evidence_empty"
+    INVALID_UPLOAD = "evidence_invalid_upload"
+    INVALID_NAME = "evidence_invalid_name"
+    NOT_CONFIGURED = "evidence_not_configured"
 
 
 REASON_TEXT: dict[str, str] = {
@@ -97,6 +100,9 @@ REASON_TEXT: dict[str, str] = {
     Reason.TOO_LARGE: "file is larger than the package allows (file size, image size or number of pages)",
     Reason.UNSUPPORTED_TYPE: "file is not a PDF, JPEG, PNG, GIF, BMP, TIFF or plain-text file",
     Reason.EMPTY: "file is empty",
+    Reason.INVALID_UPLOAD: "the upload entry in the submission is incomplete (no upload confirmation code)",
+    Reason.INVALID_NAME: "the stored file name is not a plain file name, so the file was not fetched",
+    Reason.NOT_CONFIGURED: "evidence retrieval is not configured for this deployment",
 }
 
 

@@ -1,18 +1,23 @@
 """Benefits Intake `metadata.json` and `mappings.json` for one submission's package.
 
-Rules follow the Benefits Intake validator as the vets-api backup path applied them:
+metadata.json has exactly the nine keys vets-api's backup path writes (Processor#get_meta_data):
 
-- veteranFirstName / veteranLastName: transliterated to ASCII, stripped of anything but
-  letters, `-`, `/` and spaces, whitespace collapsed, cut to 50 characters. A name with
-  nothing left (e.g. written only in CJK) fails with `identity_missing`: the validator
-  requires a non-empty name.
-- fileNumber: `va_eauth_pnid` (the SSN header), or `va_eauth_birlsfilenumber` when the SSN
-  header is empty; dashes and spaces removed; it must then be 8 or 9 digits.
-- zipCode: a DOMESTIC address's `zipFirstFive` (5 digits) plus `zipLastFour` (4 digits) when
-  present, as `12345` or `12345-6789`; anything else, and military or international addresses,
-  give `00000`.
-- claimDate: the form's `claimDate` when it is an ISO 8601 date or timestamp, else the
-  submission's `created_at` (naive UTC); written as an ISO 8601 date `YYYY-MM-DD`.
+- veteranFirstName / veteranLastName: the auth headers' names, cleaned by the current Benefits
+  Intake rules: transliterated to ASCII, stripped of anything but letters, `-`, `/` and spaces,
+  whitespace collapsed, cut to 50 characters. A name with nothing left (e.g. written only in CJK)
+  fails with `identity_missing`: the validator requires a non-empty name.
+- fileNumber: `va_eauth_pnid` (the SSN header); dashes and spaces removed; it must then be 8 or
+  9 digits (`file_number_invalid`). vets-api has no fallback; this project keeps one: when the SSN
+  header is empty, `va_eauth_birlsfilenumber` (the VA file number) is used instead. An SSN header
+  that is present but invalid is an error, never silently replaced.
+- zipCode: as vets-api's determine_zip: the mailing address's country is USA (also `US` and
+  `UNITED STATES`, case-insensitive, which vets-api would miss), whatever the address type
+  (military included): `zipFirstFive`, plus `-zipLastFour` when that is 4 digits. No address,
+  another country, or a first five that is not 5 digits: `00000`.
+- source `va.gov backup submission`, docType `21-526EZ`, businessLine `CMP`.
+- claimDate: the submission's `created_at` (naive UTC) as Rails writes `created_at.iso8601`:
+  `2024-01-02T03:04:05Z`.
+- forceOfframp: the string `"true"` (not a JSON boolean), as vets-api sends it.
 """
 
 from __future__ import annotations
@@ -20,27 +25,26 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
 
+from include.form526.package.errors import FILE_NUMBER_INVALID, FILE_NUMBER_MESSAGE, IDENTITY_MISSING, PackageError
+from include.form526.package.submission import Address, Identity, Submission
 from include.form526.package.text_safety import to_text
 
 SOURCE = "va.gov backup submission"
 DOC_TYPE = "21-526EZ"
 BUSINESS_LINE = "CMP"
+FORCE_OFFRAMP = "true"
 NO_ZIP = "00000"
 NAME_MAX = 50
-
-# Error codes, spelled as in include.package.
-FILE_NUMBER_INVALID = "file_number_invalid"
-IDENTITY_MISSING = "identity_missing"
-FILE_NUMBER_MESSAGE = "file number is invalid. It must be 8 or 9 digits"
+USA = frozenset({"USA", "US", "UNITED STATES"})
 
 DOCUMENT_TYPES = {
     "21-526EZ.pdf": "L533",
     "21-4142.pdf": "L107",
     "21-0781.pdf": "L228",
     "21-0781a.pdf": "L229",
+    "21-0781V2.pdf": "L228",
     "21-8940.pdf": "L149",
 }
 
@@ -56,15 +60,6 @@ _FILE_NUMBER_NOISE = re.compile(r"[\s\-]")
 _FILE_NUMBER = re.compile(r"[0-9]{8,9}")
 _ZIP5 = re.compile(r"[0-9]{5}")
 _ZIP4 = re.compile(r"[0-9]{4}")
-_ZIP9 = re.compile(r"([0-9]{5})-?([0-9]{4})")
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _error(code: str, detail: str) -> Exception:
-    # include.package imports this module, so its error class is fetched at raise time.
-    from include.form526.package.build import PackageError
-
-    return PackageError(code, detail)
 
 
 def transliterate_name(value: object) -> str:
@@ -75,86 +70,60 @@ def transliterate_name(value: object) -> str:
     return text[:NAME_MAX].strip()
 
 
-def file_number(auth_headers: Mapping[str, Any]) -> str:
+def file_number(identity: Identity) -> str:
     """The SSN header, else the BIRLS file number, as 8 or 9 digits."""
-    for key in ("va_eauth_pnid", "va_eauth_birlsfilenumber"):
-        raw = _FILE_NUMBER_NOISE.sub("", to_text(auth_headers.get(key)))
-        if raw:
-            if _FILE_NUMBER.fullmatch(raw):
-                return raw
-            raise _error(FILE_NUMBER_INVALID, FILE_NUMBER_MESSAGE)
-    raise _error(FILE_NUMBER_INVALID, FILE_NUMBER_MESSAGE)
+    for raw in (identity.ssn, identity.file_number):
+        digits = _FILE_NUMBER_NOISE.sub("", raw)
+        if digits:
+            if _FILE_NUMBER.fullmatch(digits):
+                return digits
+            raise PackageError(FILE_NUMBER_INVALID, FILE_NUMBER_MESSAGE)
+    raise PackageError(FILE_NUMBER_INVALID, FILE_NUMBER_MESSAGE)
 
 
-def zip_code(address: object) -> str:
-    """`12345`, `12345-6789` or `00000` for a mailing address."""
-    if not isinstance(address, Mapping) or not _is_domestic(address):
+def zip_code(address: Address | None) -> str:
+    """`12345`, `12345-6789` or `00000` for the mailing address."""
+    if address is None or address.country.upper() not in USA:
         return NO_ZIP
-    first = to_text(address.get("zipFirstFive")).strip()
-    last = to_text(address.get("zipLastFour")).strip()
-    if _ZIP5.fullmatch(first):
-        return f"{first}-{last}" if _ZIP4.fullmatch(last) else first
-    nine = _ZIP9.fullmatch(first)
-    if nine:
-        return f"{nine.group(1)}-{nine.group(2)}"
-    return NO_ZIP
+    if not _ZIP5.fullmatch(address.zip_first_five):
+        return NO_ZIP
+    if _ZIP4.fullmatch(address.zip_last_four):
+        return f"{address.zip_first_five}-{address.zip_last_four}"
+    return address.zip_first_five
 
 
-def _is_domestic(address: Mapping[str, Any]) -> bool:
-    kind = to_text(address.get("type")).strip().upper()
-    if kind:
-        return kind == "DOMESTIC"
-    return to_text(address.get("country")).strip().upper() in {"USA", "US", "UNITED STATES"}
+def rails_iso8601(created_at: datetime) -> str:
+    """A naive UTC timestamp as Rails' `Time#iso8601` writes it in UTC: `2024-01-02T03:04:05Z`."""
+    return created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def claim_date(form526: Mapping[str, Any], created_at: datetime) -> date:
-    """The form's claimDate when it is a valid ISO date, else the submission's creation date."""
-    raw = to_text(form526.get("claimDate")).strip()
-    if _ISO_DATE.match(raw):
-        try:
-            return date.fromisoformat(raw[:10])
-        except ValueError:
-            pass
-    return created_at.date()
-
-
-def build_metadata(auth_headers: dict, form526: dict, created_at: datetime) -> dict:
+def build_metadata(submission: Submission) -> dict[str, str]:
     """Benefits Intake metadata for the 21-526EZ; raises PackageError on unusable identity data."""
-    first = transliterate_name(auth_headers.get("va_eauth_firstName"))
-    last = transliterate_name(auth_headers.get("va_eauth_lastName"))
+    first = transliterate_name(submission.identity.first_name)
+    last = transliterate_name(submission.identity.last_name)
     if not first or not last:
-        raise _error(IDENTITY_MISSING, "veteran first or last name has no letters usable in metadata")
-    veteran = form526.get("veteran")
-    address = veteran.get("currentMailingAddress") if isinstance(veteran, Mapping) else None
+        raise PackageError(IDENTITY_MISSING, "veteran first or last name has no letters usable in metadata")
     return {
         "veteranFirstName": first,
         "veteranLastName": last,
-        "fileNumber": file_number(auth_headers),
-        "zipCode": zip_code(address),
+        "fileNumber": file_number(submission.identity),
+        "zipCode": zip_code(submission.claim.veteran.mailing_address),
         "source": SOURCE,
         "docType": DOC_TYPE,
         "businessLine": BUSINESS_LINE,
-        "claimDate": claim_date(form526, created_at).isoformat(),
-        "forceOfframp": False,
+        "claimDate": rails_iso8601(submission.created_at),
+        "forceOfframp": FORCE_OFFRAMP,
     }
 
 
-def build_mappings(files: Iterable[str], uploads: object) -> dict:
-    """File name -> VBA document type code, for the PDFs in the package.
+def build_mappings(forms: Iterable[str], attachments: Mapping[str, str] | None = None) -> dict[str, str]:
+    """File name -> VBA document type code: each form PDF by its form, each attachment by its upload's code.
 
-    Evidence files named `attachmentN.pdf` (1-based) take their upload's `attachmentId`.
+    `attachments` maps `attachmentN.pdf` to its upload's attachmentId; an empty code is left out
+    (vets-api would have fallen back to the 526's own type, which would mislabel the evidence).
     """
-    upload_list = uploads if isinstance(uploads, list) else []
-    mappings: dict[str, str] = {}
-    for name in files:
-        if name in DOCUMENT_TYPES:
-            mappings[name] = DOCUMENT_TYPES[name]
-            continue
-        match = re.fullmatch(r"attachment([0-9]+)\.pdf", name)
-        if match:
-            index = int(match.group(1)) - 1
-            if 0 <= index < len(upload_list) and isinstance(upload_list[index], Mapping):
-                code = to_text(upload_list[index].get("attachmentId")).strip()
-                if code:
-                    mappings[name] = code
+    mappings = {name: DOCUMENT_TYPES[name] for name in forms if name in DOCUMENT_TYPES}
+    for name, code in (attachments or {}).items():
+        if code:
+            mappings[name] = code
     return mappings
