@@ -28,6 +28,8 @@ os.environ.update(
     # Fast retries in tests; production defaults live in include/form526/config.py.
     FORM526_TASK_RETRIES=os.environ.get("FORM526_TASK_RETRIES", "1"),
     FORM526_RETRY_DELAY_SECONDS=os.environ.get("FORM526_RETRY_DELAY_SECONDS", "1"),
+    # vets-api's upload bucket on the session's S3 server (tools.devservices.DevServices.evidence_bucket)
+    FORM526_EVIDENCE_BUCKET="vets-api-evidence",
 )
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
 if str(ROOT) not in sys.path:

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import re
-from collections import defaultdict
 from typing import Any
 
 import psycopg
@@ -87,34 +86,28 @@ def ledger_states(services) -> dict[int, str]:
 
 
 def labels(services) -> dict[int, dict[str, Any]]:
+    """The generator's ground truth per submission (synthetic.submission_labels, see tools/synthetic/labels.sql)."""
     with psycopg.connect(services.source_dsn) as conn:
         rows = conn.execute(
-            "SELECT l.submission_id, l.scenario, l.expected_state, l.dupe_group, s.created_at, s.user_uuid"
+            "SELECT l.submission_id, l.scenario, l.expected_state, l.dupe_group, s.created_at, s.user_uuid,"
+            " l.veteran_key, l.expected_delivery, l.expected_duplicate_of,"
+            " l.expected_delivery_with_email_notified, l.expected_duplicate_of_with_email_notified"
             " FROM synthetic.submission_labels l JOIN form526_submissions s ON s.id = l.submission_id").fetchall()
-    return {r[0]: {"scenario": r[1], "state": r[2], "dupe_group": r[3], "created_at": r[4], "user": r[5]}
+    return {r[0]: {"scenario": r[1], "state": r[2], "dupe_group": r[3], "created_at": r[4], "user": r[5],
+                   "veteran": r[6], "delivery": r[7], "duplicate_of": r[8], "delivery_with_email_notified": r[9],
+                   "duplicate_of_with_email_notified": r[10]}
             for r in rows}
 
 
-def expected_plan(lab: dict[int, dict[str, Any]]) -> tuple[set[int], dict[int, int]]:
-    """Independently of the pipeline's content hashing: failed ids kept and skipped, from the generator's
-    own dupe-group labels and the dupe-set rule."""
-    failed = {sid for sid, v in lab.items() if v["state"] == "failed"}
-    groups: dict[str, list[int]] = defaultdict(list)
-    for sid, v in lab.items():
-        if v["dupe_group"] and v["state"] in ("success", "failed"):
-            groups[v["dupe_group"]].append(sid)
-    skipped: dict[int, int] = {}
-    for members in groups.values():
-        members.sort(key=lambda s: (lab[s]["created_at"], s))
-        first = members[0]
-        if lab[first]["state"] == "success":
-            keeper = first
-        else:
-            keeper = next(s for s in members if lab[s]["state"] == "failed")
-        for s in members:
-            if lab[s]["state"] == "failed" and s != keeper:
-                skipped[s] = keeper
-    return failed - set(skipped), skipped
+def expected_plan(lab: dict[int, dict[str, Any]],
+                  include_email_notified: bool = False) -> tuple[set[int], dict[int, int]]:
+    """Independently of the pipeline: the failed ids a sweep delivers, and those it skips as duplicates (with the
+    id each duplicates), from the generator's own labels (its dupe sets per veteran and the dupe-set rule)."""
+    suffix = "_with_email_notified" if include_email_notified else ""
+    kept = {sid for sid, v in lab.items() if v["delivery" + suffix] == "delivered"}
+    skipped = {sid: v["duplicate_of" + suffix] for sid, v in lab.items()
+               if v["delivery" + suffix] == "skipped_duplicate"}
+    return kept, skipped
 
 
 def last_names(services, ids: list[int]) -> dict[int, str]:
@@ -163,3 +156,19 @@ def find_pii(text: str, pii: dict[str, set[str]]) -> list[str]:
             if re.search(pattern, text):
                 hits.append(f"{kind}:{'*' * len(v)}")
     return hits
+
+
+def insert_submission(conn, sid: int, form: Any, auth: Any, *, user_uuid: str | None = None,
+                      created_at: Any = None, user_account_id: str | None = None, **columns: Any) -> None:
+    """One hand-built ``form526_submissions`` row; by default failed (no claim id, no backup, old enough)."""
+    from datetime import datetime
+
+    created = created_at or datetime(2024, 1, 2, 3, 4, 5)
+    values = {"id": sid, "user_uuid": user_uuid or f"user-{sid}", "saved_claim_id": 900_000 + sid,
+              "created_at": created, "updated_at": created,
+              "form_json": form if isinstance(form, str) or form is None else json.dumps(form),
+              "auth_headers_json": auth if isinstance(auth, str) or auth is None else json.dumps(auth),
+              "submit_endpoint": 0, "user_account_id": user_account_id, **columns}
+    names = ", ".join(values)
+    marks = ", ".join(["%s"] * len(values))
+    conn.execute(f"INSERT INTO form526_submissions ({names}) VALUES ({marks})", list(values.values()))

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from include.form526.config import LEDGER_CONN_ID, S3_CONN_ID, SOURCE_CONN_ID
+from include.form526.config import EVIDENCE_CONN_ID, LEDGER_CONN_ID, S3_CONN_ID, SOURCE_CONN_ID
 
 
 class DevServiceError(RuntimeError):
@@ -239,6 +239,8 @@ class DevServices:
     source_db: str = "vets_api"
     ledger_db: str = "form526_ledger"
     bucket: str = "form526-backlog"
+    evidence_bucket: str = "vets-api-evidence"
+    """Stands in for vets-api's upload bucket (Settings.evss.s3.bucket), on the same S3 server."""
     fresh_databases: bool = True
     postgres: EmbeddedPostgres | None = None
     s3: MotoS3 | None = None
@@ -292,6 +294,7 @@ class DevServices:
             self.s3 = MotoS3().start()
             self.s3_endpoint = self.s3.endpoint_url
         self.ensure_bucket(self.bucket)
+        self.ensure_bucket(self.evidence_bucket)
 
     def boto3_client(self):
         import boto3
@@ -307,8 +310,11 @@ class DevServices:
             client.create_bucket(Bucket=bucket)
 
     def airflow_connections(self) -> dict[str, str]:
-        """``AIRFLOW_CONN_*`` variables for the three connection ids."""
+        """``AIRFLOW_CONN_*`` variables for the connection ids, and the evidence bucket setting."""
         return {
+            "FORM526_EVIDENCE_BUCKET": self.evidence_bucket,
+            f"AIRFLOW_CONN_{EVIDENCE_CONN_ID.upper()}": aws_conn_json(self.s3_endpoint, self.s3_access_key,
+                                                                      self.s3_secret_key),
             f"AIRFLOW_CONN_{SOURCE_CONN_ID.upper()}": postgres_conn_json(self.source_dsn),
             f"AIRFLOW_CONN_{LEDGER_CONN_ID.upper()}": postgres_conn_json(self.ledger_dsn),
             f"AIRFLOW_CONN_{S3_CONN_ID.upper()}": aws_conn_json(self.s3_endpoint, self.s3_access_key,

@@ -15,6 +15,21 @@ LEDGER_CONN_ID = "form526_ledger"
 S3_CONN_ID = "form526_s3"
 """AWS connection for the delivery bucket (MinIO or moto via ``endpoint_url`` in its extra)."""
 
+KMS_CONN_ID = "form526_kms"
+"""AWS connection for KMS in source mode ``encrypted``: ``kms:Decrypt`` on vets-api's one CMK, nothing else."""
+
+LOCKBOX_MASTER_KEY_CONN_ID = "form526_lockbox_master_key"
+"""Optional: a connection whose password is Lockbox's legacy master key (64 hex characters). Only for rows never
+moved to KMS (vets-api says none are left); without it the legacy fallback is off."""
+
+SOURCE_MODE = os.environ.get("FORM526_SOURCE_MODE", "plaintext").strip().lower()
+"""``plaintext``: read the stand-in plaintext columns (tests, demo, a decrypted replica). ``encrypted``: read
+vets-api's ``*_ciphertext`` columns and decrypt them in the task through ``form526_kms``."""
+
+EVIDENCE_CONN_ID = "form526_evidence"
+"""AWS connection for vets-api's upload bucket (the veteran's evidence); read-only (s3:GetObject and
+s3:ListBucket on ``disability_compensation_supporting_form/``)."""
+
 DEFAULT_BUCKET = "form526-backlog"
 DEFAULT_KEY_PREFIX = "form526"
 DEFAULT_BATCH_SIZE = 1000  # measured: bench/README.md (batch-size sweep)
@@ -30,7 +45,10 @@ PENDING_WINDOW_DAYS = 21
 SWEEP_SCHEDULE = os.environ.get("FORM526_SWEEP_SCHEDULE", "0 2 * * *")
 """Cron of the scheduled backlog sweep (02:00 UTC daily); "none" turns the schedule off."""
 
-TRIAGE_SCHEDULE = os.environ.get("FORM526_TRIAGE_SCHEDULE", "30 6 * * *")  # = triage.DEFAULT_SCHEDULE
+DEFAULT_TRIAGE_SCHEDULE = "30 6 * * *"
+"""The failure triage's cron when FORM526_TRIAGE_SCHEDULE is unset (re-exported as triage.DEFAULT_SCHEDULE)."""
+
+TRIAGE_SCHEDULE = os.environ.get("FORM526_TRIAGE_SCHEDULE", DEFAULT_TRIAGE_SCHEDULE)
 """Cron of the daily failure triage (06:30 UTC, after the sweep); "none" turns it off."""
 
 SWEEP_MAX_SUBMISSIONS = int(os.environ["FORM526_SWEEP_MAX_SUBMISSIONS"]) if os.environ.get(
@@ -38,14 +56,48 @@ SWEEP_MAX_SUBMISSIONS = int(os.environ["FORM526_SWEEP_MAX_SUBMISSIONS"]) if os.e
 """Default cap of a run (the scheduled sweep uses the defaults); unset = the whole remainder."""
 
 BUCKET = os.environ.get("FORM526_BUCKET", DEFAULT_BUCKET)
+
+
+def _bucket_list(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(b.strip() for b in (value or "").split(",") if b.strip()))
+    return names or default
+
+
+ALLOWED_BUCKETS = _bucket_list(os.environ.get("FORM526_ALLOWED_BUCKETS"), (BUCKET,))
+"""The only buckets a run may write packages, manifests, reports and hand-off URLs to (the trigger form offers
+exactly these). Default: the deployment bucket alone. Whoever can trigger a run must not choose where PII goes."""
+ALLOWED_INPUT_BUCKETS = _bucket_list(os.environ.get("FORM526_ALLOWED_INPUT_BUCKETS"), ALLOWED_BUCKETS)
+"""Buckets an id list (``submission_ids_s3_uri``) may be read from. Default: the allowed buckets."""
 KEY_PREFIX = os.environ.get("FORM526_KEY_PREFIX", DEFAULT_KEY_PREFIX)
 TASK_RETRIES = int(os.environ.get("FORM526_TASK_RETRIES", "3"))
 RETRY_DELAY_SECONDS = int(os.environ.get("FORM526_RETRY_DELAY_SECONDS", "60"))
 MAX_RETRY_DELAY_SECONDS = int(os.environ.get("FORM526_MAX_RETRY_DELAY_SECONDS", "1800"))
 MAX_ACTIVE_BATCHES = int(os.environ.get("FORM526_MAX_ACTIVE_BATCHES", "16"))
 """Mapped batch instances running at once per run (the old process held PDF generation to 32)."""
+EVIDENCE_BUCKET = os.environ.get("FORM526_EVIDENCE_BUCKET", "").strip()
+"""vets-api's upload bucket (Settings.evss.s3.bucket). Empty: evidence is not fetched, and every upload is
+listed as not included (``evidence_not_configured``) in the package and the report."""
+EVIDENCE_MAX_BYTES = int(os.environ.get("FORM526_EVIDENCE_MAX_BYTES", str(100 * 1024 * 1024)))
+EVIDENCE_MAX_PIXELS = int(os.environ.get("FORM526_EVIDENCE_MAX_PIXELS", "64000000"))
+EVIDENCE_MAX_PAGES = int(os.environ.get("FORM526_EVIDENCE_MAX_PAGES", "2000"))
+SPOOL_BYTES = int(os.environ.get("FORM526_SPOOL_BYTES", str(8 * 1024 * 1024)))
+"""Evidence files and packages are held in memory up to this size, then in an unlinked temporary file."""
+MULTIPART_THRESHOLD_BYTES = int(os.environ.get("FORM526_MULTIPART_THRESHOLD_BYTES", str(32 * 1024 * 1024)))
 CLAIM_TTL_MINUTES = int(os.environ.get("FORM526_CLAIM_TTL_MINUTES", "30"))
+BATCH_TIMEOUT_MINUTES = float(os.environ.get("FORM526_BATCH_TIMEOUT_MINUTES", "180"))
+"""``execution_timeout`` of one mapped batch. Budget at the defaults: 1,000 typical packages take ~25 s of
+rendering; a package at the evidence limits (100 MiB per file, 2,000 pages) takes minutes. A batch past
+this budget is stopped, its claims are released, and the retry or the next run takes it up."""
 """How long a batch's claim on its submissions lasts; a dead worker's claims are taken again after it."""
+SOURCE_DB_POOL = os.environ.get("FORM526_SOURCE_DB_POOL", "form526_source_db")
+"""Airflow pool of every task that reads the vets-api database (both DAGs): it caps concurrent readers."""
+SOURCE_DB_POOL_SLOTS = int(os.environ.get("FORM526_SOURCE_DB_POOL_SLOTS", str(MAX_ACTIVE_BATCHES)))
+"""Slots the project gives that pool where it creates it (compose init, demo, launchers). The default does not
+throttle one backlog run below its own cap; lower it to spare the read replica."""
+SOURCE_DB_POOL_DESCRIPTION = "form526: tasks reading the vets-api database (one slot = one connection)"
+ALERT_NOTIFIERS_ENV = "FORM526_ALERT_NOTIFIERS"
+"""JSON list of the notifiers a failed task's alert goes to (plugins/form526_notifier.py), e.g.
+[{"type": "smtp", "conn_id": "smtp_default", "to": "team@example.gov"}]; read when a task fails."""
 
 
 def default_args(**extra: Any) -> dict[str, Any]:

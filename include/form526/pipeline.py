@@ -26,8 +26,16 @@ from include.form526.delivery.report import (
     verify_uploaded,
 )
 from include.form526.scope import Scope, ScopeError, read_id_csv, run_key, validate_params
+from include.form526.source.decryption import RowDecryptor
 from include.form526.source.dedup import Member, deduplicate
-from include.form526.source.extraction import ScopeFilter, check_requested, failed_ids, stream_candidates
+from include.form526.source.extraction import (
+    ExtractStats,
+    ScopeFilter,
+    check_requested,
+    count_dangling_accounts,
+    failed_ids,
+    stream_candidates,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +44,15 @@ def scope_filter(scope: Scope, as_of: datetime, requested: list[int] | None,
                  pending_window_days: int = config.PENDING_WINDOW_DAYS) -> ScopeFilter:
     return ScopeFilter(as_of=as_of, pending_window_days=pending_window_days,
                        ids=requested if scope.explicit else None,
-                       created_after=scope.created_after, created_before=scope.created_before)
+                       created_after=scope.created_after, created_before=scope.created_before,
+                       include_email_notified=scope.include_email_notified)
 
 
 def begin_run(ledger_conn, *, run_id: str, dag_id: str, as_of: datetime, params: Mapping[str, Any],
               known_params: Iterable[str], open_csv: Callable[[str, str], Iterable[bytes]]) -> dict[str, Any]:
     """Validate the scope, migrate the ledger, register the run and the ids a person asked for."""
-    scope = validate_params(params, known_params)
+    scope = validate_params(params, known_params, allowed_buckets=config.ALLOWED_BUCKETS,
+                            allowed_input_buckets=config.ALLOWED_INPUT_BUCKETS)
     applied = ledger.migrate(ledger_conn)
     if applied:
         log.info("ledger migrated: %s", ", ".join(applied))
@@ -54,9 +64,9 @@ def begin_run(ledger_conn, *, run_id: str, dag_id: str, as_of: datetime, params:
         except Exception as exc:
             raise ScopeError(f"cannot read {uri}: {type(exc).__name__}") from None
         requested.update(read_id_csv(lines, str(uri)))
-    key = run_key(run_id)
-    ledger.start_run(ledger_conn, run_id=run_id, dag_id=dag_id, run_key=key, as_of=as_of,
-                     params={k: params[k] for k in sorted(params)})
+    # the key a run was registered with stays its key (a retry, or a run recorded before keys gained a hash)
+    key = ledger.start_run(ledger_conn, run_id=run_id, dag_id=dag_id, run_key=run_key(run_id), as_of=as_of,
+                           params={k: params[k] for k in sorted(params)})
     n = ledger.add_requested(ledger_conn, run_id, sorted(requested))
     log.info("run %s: as_of=%s, %d ids requested explicitly, window=[%s, %s), batch_size=%d, dry_run=%s, "
              "redeliver=%s", run_id, as_of.isoformat(), n, scope.created_after, scope.created_before,
@@ -65,25 +75,34 @@ def begin_run(ledger_conn, *, run_id: str, dag_id: str, as_of: datetime, params:
 
 
 def extract(source_conn, ledger_conn, *, run_id: str, scope: Scope, as_of: datetime,
-            pending_window_days: int = config.PENDING_WINDOW_DAYS) -> dict[str, int]:
-    """Stream the failed submissions in scope (and their veterans' other ones) into the ledger."""
+            pending_window_days: int = config.PENDING_WINDOW_DAYS,
+            decryptor: RowDecryptor | None = None) -> dict[str, int]:
+    """Stream the failed submissions in scope (and their veterans' other ones) into the ledger.
+
+    With ``decryptor`` (source mode ``encrypted``) each form is decrypted in memory to hash it; rows that
+    cannot be decrypted are counted by code and never deduplicated.
+    """
     requested = ledger.requested_ids(ledger_conn, run_id) if scope.explicit else None
     flt = scope_filter(scope, as_of, requested, pending_window_days)
     outcome = check_requested(source_conn, flt)
     ledger.set_item_status(ledger_conn, run_id, [(i, "not_found", "no such submission") for i in outcome.not_found]
                            + [(i, "not_eligible", why) for i, why in outcome.not_eligible])
-    n = ledger.write_candidates(ledger_conn, run_id, stream_candidates(source_conn, flt))
-    in_scope = ledger_conn.execute("SELECT count(*) FROM form526_run_candidates WHERE run_id = %s AND in_scope",
-                                   (run_id,)).fetchone()[0]
+    stats = ExtractStats()
+    n = ledger.write_candidates(ledger_conn, run_id, stream_candidates(source_conn, flt, decryptor, stats))
+    in_scope = ledger.count_in_scope(ledger_conn, run_id)
     counts = {"failed_in_scope": in_scope, "dupe_context_rows": n - in_scope,
-              "not_found": len(outcome.not_found), "not_eligible": len(outcome.not_eligible)}
+              "not_found": len(outcome.not_found), "not_eligible": len(outcome.not_eligible),
+              "dangling_user_accounts": count_dangling_accounts(source_conn, flt),
+              **{f"unreadable_{code}": k for code, k in sorted(stats.unreadable.items())}}
+    if decryptor is not None:
+        counts["kms_calls"] = decryptor.kms_calls
     log.info("extracted: %s", counts)
     return counts
 
 
 def dedupe(ledger_conn, *, run_id: str) -> dict[str, int]:
     """Apply the per-veteran dupe-set rule to the extracted candidates."""
-    members = [Member(c.submission_id, c.user_uuid, c.created_at, c.source_state, c.content_hash, c.in_scope)
+    members = [Member(c.submission_id, c.veteran_key, c.created_at, c.source_state, c.content_hash, c.in_scope)
                for c in ledger.read_candidates(ledger_conn, run_id)]
     verdict = deduplicate(members)
     ledger.record_dedup(ledger_conn, run_id, [(m.submission_id, m.created_at) for m in verdict.kept],
@@ -128,11 +147,9 @@ def reconcile(source_conn, ledger_conn, store: ObjectStore, *, run_id: str, run_
     rows, missing = verify_uploaded(rows, store)
     if missing:
         log.error("%d submissions recorded as uploaded are not in S3 as recorded; marking them failed", len(missing))
-        ledger_conn.execute(
-            "UPDATE form526_deliveries SET state = 'failed', last_error_code = 'not_confirmed_in_s3',"
-            " updated_at = now() WHERE submission_id = ANY(%s)", (missing,))
+        ledger.mark_not_confirmed(ledger_conn, missing)
     done = ledger.done_ids(ledger_conn)
-    still = sorted(failed_ids(source_conn, as_of, pending_window_days) - done)
+    still = sorted(failed_ids(source_conn, as_of, pending_window_days, scope.include_email_notified) - done)
     states = ledger.delivery_rows(ledger_conn, still) if still else {}
     remaining = [(sid, states.get(sid, {}).get("state") or "not_planned",
                   states.get(sid, {}).get("last_error_code") or "") for sid in still]
@@ -144,7 +161,8 @@ def reconcile(source_conn, ledger_conn, store: ObjectStore, *, run_id: str, run_
     store.put(scope.bucket, keys["reconciliation"], reconciliation_csv(rows), content_type="text/csv")
     store.put(scope.bucket, keys["remaining"], remaining_csv(remaining), content_type="text/csv")
     if handoff_expiry_hours and not scope.dry_run:
-        keys["vba_handoff"] = prefix + "vba_handoff.csv"
+        # presigned URLs download every package: a secret, kept apart from the PII-free reports
+        keys["vba_handoff"] = f"{scope.key_prefix}/handoff/{run_key_}/vba_handoff.csv"
         summary.report_keys["vba_handoff"] = f"s3://{scope.bucket}/{keys['vba_handoff']}"
         urls = [(r.submission_id, store.presign(r.s3_bucket, r.s3_key, handoff_expiry_hours * 3600))
                 for r in rows if r.status == "uploaded"]

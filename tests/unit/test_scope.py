@@ -20,8 +20,9 @@ def test_defaults_validate():
     ({"nope": 1}, "unknown parameter"),
     ({"created_after": "2024-02-01", "created_before": "2024-01-01"}, "earlier than"),
     ({"created_after": "2024-02-30"}, "not a real calendar date"),
-    ({"submission_ids": [1, -2]}, "positive integers"),
-    ({"submission_ids": [True]}, "positive integers"),
+    ({"submission_ids": [1, -2]}, "integers from 1"),
+    ({"submission_ids": [True]}, "integers from 1"),
+    ({"submission_ids": [2_147_483_648]}, "integers from 1 to 2147483647"),
     ({"batch_size": 0}, "batch_size"),
     ({"bucket": "Bad_Bucket"}, "bucket"),
     ({"key_prefix": "../up"}, "key_prefix"),
@@ -67,5 +68,44 @@ def test_unusable_id_files(lines, message):
         list(read_id_csv(lines, "s3://b/k.csv"))
 
 
-def test_run_key_is_key_safe():
-    assert run_key("manual__2024-01-01T00:00:00+00:00") == "manual__2024-01-01T00-00-00-00-00"
+def test_run_key_is_key_safe_and_injective():
+    key = run_key("manual__2024-01-01T00:00:00+00:00")
+    assert key.startswith("manual__2024-01-01T00-00-00-00-00-")
+    assert len(key) == len("manual__2024-01-01T00-00-00-00-00") + 11
+    # ids that sanitise alike still get different keys; no key is a path step
+    assert run_key("manual__a:b") != run_key("manual__a+b")
+    assert run_key("..") not in (".", "..") and "/" not in run_key("../x")
+
+
+@pytest.mark.parametrize("value", ["form526-backlog\n", "form526-backlog\n\n"])
+def test_a_trailing_newline_is_refused_in_code_and_in_the_json_schema(value):
+    import jsonschema
+
+    from include.form526.scope import BUCKET_PATTERN, KEY_PREFIX_PATTERN
+
+    with pytest.raises(ScopeError):
+        validate_params({**OK, "bucket": value}, KNOWN)
+    with pytest.raises(ScopeError):
+        check_key_prefix("form526\n")
+    for pattern in (BUCKET_PATTERN, KEY_PREFIX_PATTERN):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate("form526\n", {"type": "string", "pattern": pattern})
+        jsonschema.validate("form526", {"type": "string", "pattern": pattern})
+
+
+def test_only_allowed_buckets_are_accepted():
+    allowed = ("form526-backlog",)
+    assert validate_params(OK, KNOWN, allowed_buckets=allowed).bucket == "form526-backlog"
+    with pytest.raises(ScopeError, match="not one this deployment allows") as err:
+        validate_params({**OK, "bucket": "attacker-bucket"}, KNOWN, allowed_buckets=allowed)
+    assert "attacker-bucket" not in str(err.value)
+    with pytest.raises(ScopeError, match="submission_ids_s3_uri"):
+        validate_params({**OK, "submission_ids_s3_uri": "s3://attacker-bucket/ids.csv"}, KNOWN,
+                        allowed_buckets=allowed, allowed_input_buckets=allowed)
+
+
+@pytest.mark.parametrize("cell", ["12345678\u00b9", "\u0661\u0662", "99999999999", "0", "1e5"])
+def test_id_cells_that_are_not_plain_ascii_integers_get_one_clear_error(cell):
+    with pytest.raises(ScopeError, match="line 2") as err:
+        list(read_id_csv([b"submission_id\n", f"{cell}\n".encode()], "s3://b/k.csv"))
+    assert cell not in str(err.value)

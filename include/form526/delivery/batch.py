@@ -3,31 +3,49 @@
 The order of effects is what makes a crash at any point recoverable:
 
 1. claim the batch's submissions in the ledger (the claim records the S3 key to write);
-2. per submission: render the package in memory; a bad submission is recorded ``failed`` with an
-   error code and the batch goes on;
+2. per submission: read it (decrypted in memory in source mode ``encrypted``), fetch and convert the
+   veteran's uploaded evidence one file at a time, and render the package into a spooled temporary file
+   (memory up to ``spool_bytes``, then an unlinked file that disappears on close); a bad submission is
+   recorded ``failed`` with an error code and the batch goes on; evidence that cannot be included never
+   blocks the claim: the package lists it as not included, with the reason;
 3. on a retry, if the key already holds these exact bytes (an earlier attempt uploaded but died
-   before recording), confirm it; else upload with the package's SHA-256, which S3 verifies and answers;
+   before recording), confirm it; else upload with the package's SHA-256 (multipart above a threshold,
+   each part's SHA-256 verified by S3);
 4. record ``uploaded`` only after S3 confirmed, in groups of ``flush_every``.
 
-Transient trouble (S3 or Postgres unreachable, an unconfirmed upload) raises, so Airflow retries
-the task; the retry re-claims its own rows and redoes only what is not confirmed.
+While it works, the batch extends its claims every third of the claim TTL (a heartbeat), so a long batch
+never loses its submissions to another run; a dead worker's claims still expire after the TTL. The task's
+``execution_timeout`` bounds the whole batch: on timeout the claims are released and the next run goes on.
+
+Transient trouble (S3, the evidence bucket, KMS or Postgres unreachable, an unconfirmed upload) raises,
+so Airflow retries the task; the retry re-claims its own rows and redoes only what is not confirmed.
+Every temporary file of a submission is closed before the next one starts, success or failure.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import csv
-import hashlib
 import io
 import json
 import logging
+import tempfile
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import IO
 
+from include.form526.csv_safety import neutralise
 from include.form526.delivery import ledger
-from include.form526.delivery.object_store import ObjectStore
+from include.form526.delivery.object_store import ObjectStore, Stored, md5_hex, part_digests
+from include.form526.package.attachments import AttachedEvidence
 from include.form526.package.build import Package, PackageError, SourceSubmission, build_package
+from include.form526.package.evidence import DEFAULT_LIMITS, EvidenceLimits, Reason, convert_to_pdf
+from include.form526.package.submission import Submission, Upload, parse_submission
+from include.form526.source.attachments import EvidenceStore, locate, read_attachment_rows
+from include.form526.source.decryption import RowDecryptor
 from include.form526.source.extraction import SourceRow, stream_submissions
 
 log = logging.getLogger(__name__)
@@ -51,6 +69,10 @@ class BatchResult:
     held_elsewhere: int = 0
     error_codes: dict[str, int] = field(default_factory=dict)
     manifest_key: str | None = None
+    attachments: int = 0
+    missing_evidence: dict[str, int] = field(default_factory=dict)
+    evidence_bytes_fetched: int = 0
+    kms_calls: int = 0
 
     def as_xcom(self) -> dict:
         return asdict(self)
@@ -96,27 +118,31 @@ def _identity(auth_headers_json: str | None) -> dict[str, str]:
             "ssn": g("va_eauth_pnid"), "participant_id": g("va_eauth_pid")}
 
 
-def _render(row: SourceRow) -> Package:
-    sub = SourceSubmission(id=row.id, created_at=row.created_at, form_json=row.form_json,
-                           auth_headers_json=row.auth_headers_json)
-    try:
-        return build_package(sub)
-    except PackageError:
-        raise
-    except Exception as exc:
-        raise PackageError("package_unexpected", f"unexpected {type(exc).__name__} while packaging") from None
+@dataclass(frozen=True)
+class EvidenceSettings:
+    """Where the veteran's evidence is read from, and how much of it a package may take."""
+
+    store: EvidenceStore | None = None  # None: retrieval not configured (every upload listed as not included)
+    limits: EvidenceLimits = DEFAULT_LIMITS
+    spool_bytes: int = 8 * 1024 * 1024
 
 
-def deliver_batch(spec: BatchSpec, *, source_conn, ledger_conn, store: ObjectStore,
-                  flush_every: int = 50) -> BatchResult:
+def deliver_batch(spec: BatchSpec, *, source_conn, ledger_conn, store: ObjectStore, flush_every: int = 50,
+                  evidence: EvidenceSettings | None = None, decryptor: RowDecryptor | None = None) -> BatchResult:
     """Deliver every claimable submission of batch ``spec.batch_no``; see the module doc for the order."""
-    return _Batch(spec, source_conn, ledger_conn, store, flush_every).run()
+    return _Batch(spec, source_conn, ledger_conn, store, flush_every, evidence or EvidenceSettings(),
+                  decryptor).run()
 
 
 class _Batch:
-    def __init__(self, spec: BatchSpec, source_conn, ledger_conn, store: ObjectStore, flush_every: int) -> None:
+    def __init__(self, spec: BatchSpec, source_conn, ledger_conn, store: ObjectStore, flush_every: int,
+                 evidence: EvidenceSettings, decryptor: RowDecryptor | None) -> None:
         self.spec, self.source, self.ledger, self.store = spec, source_conn, ledger_conn, store
+        self.evidence, self.decryptor = evidence, decryptor
+        self.missing: Counter[str] = Counter()
         self.flush_every = flush_every
+        self.heartbeat_seconds = max(10.0, spec.claim_ttl_minutes * 60 / 3)
+        self.last_heartbeat = time.monotonic()
         self.result = BatchResult(batch_id=spec.batch_id, batch_no=spec.batch_no)
         self.codes: Counter[str] = Counter()
         self.manifest: list[dict[str, object]] = []
@@ -146,12 +172,17 @@ class _Batch:
         res.failed = sum(self.codes.values())
         res.error_codes = dict(sorted(self.codes.items()))
         res.held_elsewhere = len(ids) - len(claims) - len(earlier)
+        res.missing_evidence = dict(sorted(self.missing.items()))
+        if self.evidence.store is not None:
+            res.evidence_bytes_fetched = self.evidence.store.bytes_fetched
+        if self.decryptor is not None:
+            res.kms_calls = self.decryptor.kms_calls
         if self.manifest:
             res.manifest_key = f"{spec.batch_prefix}manifest.csv"
             self.store.put(spec.bucket, res.manifest_key, manifest_csv(self.manifest), content_type="text/csv")
-        log.info("batch %s summary: uploaded=%d (already in S3: %d) failed=%d held_elsewhere=%d errors=%s",
-                 spec.batch_id, res.uploaded, res.already_in_s3, res.failed, res.held_elsewhere,
-                 res.error_codes or "{}")
+        log.info("batch %s summary: uploaded=%d (already in S3: %d) failed=%d held_elsewhere=%d errors=%s "
+                 "evidence included=%d not included=%s", spec.batch_id, res.uploaded, res.already_in_s3, res.failed,
+                 res.held_elsewhere, res.error_codes or "{}", res.attachments, res.missing_evidence or "{}")
         return res
 
     def _flush(self) -> None:
@@ -166,7 +197,7 @@ class _Batch:
 
     def _deliver(self, ids: list[int], claims: dict[int, ledger.Claim], earlier: dict[int, dict]) -> None:
         seen: set[int] = set()
-        for row in stream_submissions(self.source, ids):
+        for row in stream_submissions(self.source, ids, self.decryptor):
             if row.id in earlier:
                 d = earlier[row.id]
                 self.manifest.append({"submission_id": row.id, "s3_key": d["s3_key"], "sha256": d["sha256"],
@@ -175,32 +206,105 @@ class _Batch:
             if row.id not in claims:
                 continue
             seen.add(row.id)
-            c = claims[row.id]
-            try:
-                pkg = _render(row)
-            except PackageError as err:
-                self._fail(row.id, err.code, err.detail)
+            if row.error:
+                self._fail(row.id, row.error, "the submission's encrypted columns could not be decrypted")
             else:
-                if c.may_exist and self.store.matches(c.bucket, c.key, len(pkg.data), pkg.sha256):
-                    self.result.already_in_s3 += 1
-                else:
-                    self.store.put_confirmed(c.bucket, c.key, pkg.data, content_type="application/zip",
-                                             sha256_hex=pkg.sha256)
-                md5 = hashlib.md5(pkg.data).hexdigest()
-                self.uploaded.append(ledger.Uploaded(row.id, pkg.sha256, len(pkg.data), md5))
-                self.manifest.append({"submission_id": row.id, "s3_key": c.key, "sha256": pkg.sha256,
-                                      "bytes": len(pkg.data), **_identity(row.auth_headers_json)})
-                self.result.uploaded += 1
+                self._deliver_one(row, claims[row.id])
             if len(self.uploaded) + len(self.failed) >= self.flush_every:
                 self._flush()
+            if time.monotonic() - self.last_heartbeat >= self.heartbeat_seconds:
+                ledger.extend_claims(self.ledger, self.spec.worker, self.spec.claim_ttl_minutes)
+                self.last_heartbeat = time.monotonic()
         for sid in sorted(set(claims) - seen):
             self._fail(sid, "source_row_missing", "the submission is no longer in the source table")
         self._flush()
+
+    def _deliver_one(self, row: SourceRow, c: ledger.Claim) -> None:
+        sub = SourceSubmission(id=row.id, created_at=row.created_at, form_json=row.form_json,
+                               auth_headers_json=row.auth_headers_json)
+        with contextlib.ExitStack() as files:
+            try:
+                parsed = parse_submission(sub)
+                evidence = self._gather(parsed.uploads, files)
+                out = files.enter_context(tempfile.SpooledTemporaryFile(max_size=self.evidence.spool_bytes))
+                pkg = _build(sub, evidence, out, parsed)
+            except PackageError as err:
+                self._fail(row.id, err.code, err.detail)
+                return
+            if c.may_exist and self.store.matches_file(c.bucket, c.key, out, size=pkg.size, sha256_hex=pkg.sha256):
+                self.result.already_in_s3 += 1
+                stored = _describe(out, pkg.size, pkg.sha256, self.store)
+            else:
+                stored = self.store.put_file_confirmed(c.bucket, c.key, out, size=pkg.size, sha256_hex=pkg.sha256,
+                                                       content_type="application/zip")
+        included = sum(1 for e in evidence if e.reason is None)
+        missing = Counter(e.reason for e in evidence if e.reason is not None)
+        self.uploaded.append(ledger.Uploaded(row.id, pkg.sha256, pkg.size, stored.etag, stored.checksum_sha256,
+                                             attachments=included, missing=dict(missing)))
+        self.result.attachments += included
+        self.missing.update(missing)
+        self.manifest.append({"submission_id": row.id, "s3_key": c.key, "sha256": pkg.sha256,
+                              "bytes": pkg.size, **_identity(row.auth_headers_json)})
+        self.result.uploaded += 1
+
+    def _gather(self, uploads: Sequence[Upload], files: contextlib.ExitStack) -> list[AttachedEvidence]:
+        """One outcome per upload, fetched and converted one file at a time into spooled files."""
+        if not uploads:
+            return []
+        out: list[AttachedEvidence] = []
+        store = self.evidence.store
+        valid = [u for u in uploads if u.is_valid]
+        rows = read_attachment_rows(self.source, [u.confirmation_code for u in valid],
+                                    self.decryptor.attachment_file_data if self.decryptor else None) \
+            if store is not None and valid else {}
+        for u in uploads:
+            if not u.is_valid:
+                out.append(AttachedEvidence(u.index, u.attachment_id, Reason.INVALID_UPLOAD.value, None))
+                continue
+            if store is None:
+                out.append(AttachedEvidence(u.index, u.attachment_id, Reason.NOT_CONFIGURED.value, None))
+                continue
+            where = locate(u.confirmation_code, rows)
+            if where.reason is not None:
+                out.append(AttachedEvidence(u.index, u.attachment_id, str(where.reason), None))
+                continue
+            source, reason = store.open(where.key, self.evidence.limits.max_bytes)
+            if source is None:
+                out.append(AttachedEvidence(u.index, u.attachment_id, str(reason), None))
+                continue
+            with source:
+                pdf = files.enter_context(tempfile.SpooledTemporaryFile(max_size=self.evidence.spool_bytes))  # noqa: SIM115
+                result = convert_to_pdf(source, where.filename or "", out=pdf, limits=self.evidence.limits)
+            if not result.included:
+                out.append(AttachedEvidence(u.index, u.attachment_id, str(result.reason), None))
+                continue
+            pdf.seek(0)
+            out.append(AttachedEvidence(u.index, u.attachment_id, None, pdf))
+        return out
+
+
+def _build(sub: SourceSubmission, evidence: Sequence[AttachedEvidence], out: IO[bytes], parsed: Submission) -> Package:
+    try:
+        return build_package(sub, evidence, out=out, parsed=parsed)
+    except PackageError:
+        raise
+    except Exception as exc:
+        raise PackageError("package_unexpected", f"unexpected {type(exc).__name__} while packaging") from None
+
+
+def _describe(fileobj: IO[bytes], size: int, sha256_hex: str, store: ObjectStore) -> Stored:
+    """What S3 shows for a package already there (an earlier attempt uploaded it): ETag and checksum."""
+    if size > store.multipart_threshold:
+        d = part_digests(fileobj, store.part_size)
+        return Stored(d.etag, d.composite_sha256_b64)
+    fileobj.seek(0)
+    return Stored(md5_hex(fileobj.read()), base64.b64encode(bytes.fromhex(sha256_hex)).decode())
 
 
 def manifest_csv(rows: Sequence[dict[str, object]]) -> bytes:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
-    w.writerows(rows)
+    # VBA staff open the manifest in a spreadsheet: a name like =HYPERLINK(...) must stay text
+    w.writerows({k: neutralise(v) for k, v in row.items()} for row in rows)
     return buf.getvalue().encode()

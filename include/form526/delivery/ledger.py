@@ -17,7 +17,7 @@ two calls leaves the ledger consistent. SQL uses bind parameters only.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -53,16 +53,18 @@ def migrate(conn) -> list[str]:
 # --------------------------------------------------------------------------- runs
 
 
-def start_run(conn, *, run_id: str, dag_id: str, run_key: str, as_of: datetime, params: dict[str, Any]) -> None:
-    """Register the run (a retry of the first task keeps the original row) and forget a half-made plan."""
+def start_run(conn, *, run_id: str, dag_id: str, run_key: str, as_of: datetime, params: dict[str, Any]) -> str:
+    """Register the run (a retry of the first task keeps the original row and its run key) and forget a
+    half-made plan; returns the run's key as recorded."""
     with conn.transaction():
-        conn.execute(
+        recorded = conn.execute(
             "INSERT INTO form526_runs (run_id, dag_id, run_key, as_of, params) VALUES (%s, %s, %s, %s, %s)"
-            " ON CONFLICT (run_id) DO UPDATE SET params = EXCLUDED.params",
+            " ON CONFLICT (run_id) DO UPDATE SET params = EXCLUDED.params RETURNING run_key",
             (run_id, dag_id, run_key, as_of, json.dumps(params, default=str)),
-        )
+        ).fetchone()[0]
         conn.execute("DELETE FROM form526_run_items WHERE run_id = %s", (run_id,))
         conn.execute("DELETE FROM form526_run_candidates WHERE run_id = %s", (run_id,))
+    return recorded
 
 
 def finish_run(conn, run_id: str, counts: dict[str, Any], outcome: str) -> None:
@@ -104,9 +106,9 @@ def set_item_status(conn, run_id: str, items: Sequence[tuple[int, str, str | Non
 @dataclass(frozen=True)
 class Candidate:
     submission_id: int
-    user_uuid: str
+    veteran_key: str
     created_at: datetime
-    source_state: str
+    source_state: str  # 'established' | 'failed' (dedup state, see source.extraction)
     content_hash: str
     in_scope: bool
 
@@ -114,10 +116,10 @@ class Candidate:
 def write_candidates(conn, run_id: str, rows: Iterable[Candidate]) -> int:
     n = 0
     with conn.transaction(), conn.cursor() as cur:
-        with cur.copy("COPY form526_run_candidates (run_id, submission_id, user_uuid, created_at, source_state,"
+        with cur.copy("COPY form526_run_candidates (run_id, submission_id, veteran_key, created_at, source_state,"
                       " content_hash, in_scope) FROM STDIN") as cp:
             for c in rows:
-                cp.write_row((run_id, c.submission_id, c.user_uuid, c.created_at, c.source_state, c.content_hash,
+                cp.write_row((run_id, c.submission_id, c.veteran_key, c.created_at, c.source_state, c.content_hash,
                               c.in_scope))
                 n += 1
     return n
@@ -125,8 +127,8 @@ def write_candidates(conn, run_id: str, rows: Iterable[Candidate]) -> int:
 
 def read_candidates(conn, run_id: str) -> list[Candidate]:
     rows = conn.execute(
-        "SELECT submission_id, user_uuid, created_at, source_state, content_hash, in_scope"
-        " FROM form526_run_candidates WHERE run_id = %s ORDER BY user_uuid, created_at, submission_id", (run_id,))
+        "SELECT submission_id, veteran_key, created_at, source_state, content_hash, in_scope"
+        " FROM form526_run_candidates WHERE run_id = %s ORDER BY veteran_key, created_at, submission_id", (run_id,))
     return [Candidate(*r) for r in rows]
 
 
@@ -253,6 +255,17 @@ def claim(conn, *, ids: Sequence[int], worker: str, run_id: str, batch_id: str, 
     return {r[0]: Claim(r[0], r[1], r[2], r[3]) for r in rows}
 
 
+def extend_claims(conn, worker: str, ttl_minutes: int) -> int:
+    """Heartbeat: push this worker's live claims ``ttl_minutes`` into the future while it is still working.
+
+    The claim TTL then only measures how long a DEAD worker's submissions wait, not how long a batch may
+    take; the task's ``execution_timeout`` bounds the batch itself."""
+    with conn.transaction():
+        cur = conn.execute("UPDATE form526_deliveries SET claim_expires_at = now() + make_interval(mins => %s)"
+                           " WHERE claimed_by = %s AND state = 'claimed'", (ttl_minutes, worker))
+        return cur.rowcount
+
+
 def release(conn, worker: str) -> int:
     """Give back this worker's unfinished claims (on a clean failure) so the next run need not wait for
     them to expire. The recorded key stays: an upload that was not confirmed is checked, not repeated."""
@@ -267,7 +280,10 @@ class Uploaded:
     submission_id: int
     sha256: str
     size: int
-    md5: str | None = None
+    md5: str | None = None            # the ETag a listing shows: MD5 hex, or "<hex>-N" for a multipart upload
+    checksum: str | None = None       # the SHA-256 checksum S3 answers (composite "<b64>-N" for multipart)
+    attachments: int = 0              # evidence files included
+    missing: dict[str, int] | None = None  # evidence not included, by reason code
 
 
 @dataclass(frozen=True)
@@ -285,13 +301,18 @@ def record_outcomes(conn, worker: str, uploaded: Sequence[Uploaded], failed: Seq
         if uploaded:
             cur.execute(
                 "UPDATE form526_deliveries d SET state = 'uploaded', sha256 = u.sha256, md5 = u.md5, bytes = u.size,"
+                " s3_checksum = u.checksum, attachments = u.attachments, attachments_missing = u.missing,"
+                " missing_evidence = u.reasons::jsonb,"
                 " uploaded_at = now(), updated_at = now(), claimed_by = NULL, claim_expires_at = NULL,"
                 " last_error_code = NULL, last_error_detail = NULL"
                 " FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::text[]) AS sha256, unnest(%s::text[]) AS md5,"
-                " unnest(%s::bigint[]) AS size) u"
+                " unnest(%s::bigint[]) AS size, unnest(%s::text[]) AS checksum, unnest(%s::int[]) AS attachments,"
+                " unnest(%s::int[]) AS missing, unnest(%s::text[]) AS reasons) u"
                 " WHERE d.submission_id = u.id AND d.claimed_by = %s",
                 ([u.submission_id for u in uploaded], [u.sha256 for u in uploaded], [u.md5 for u in uploaded],
-                 [u.size for u in uploaded], worker),
+                 [u.size for u in uploaded], [u.checksum for u in uploaded], [u.attachments for u in uploaded],
+                 [sum((u.missing or {}).values()) for u in uploaded],
+                 [json.dumps(u.missing or {}, sort_keys=True) for u in uploaded], worker),
             )
         if failed:
             cur.execute(
@@ -302,6 +323,40 @@ def record_outcomes(conn, worker: str, uploaded: Sequence[Uploaded], failed: Seq
                 " WHERE d.submission_id = f.id AND d.claimed_by = %s",
                 ([f.submission_id for f in failed], [f.code for f in failed], [f.detail for f in failed], worker),
             )
+
+
+def count_in_scope(conn, run_id: str) -> int:
+    """How many of the run's extracted candidates are in scope (the rest are dupe context)."""
+    return conn.execute("SELECT count(*) FROM form526_run_candidates WHERE run_id = %s AND in_scope",
+                        (run_id,)).fetchone()[0]
+
+
+def mark_not_confirmed(conn, ids: Sequence[int]) -> None:
+    """Reconcile found these uploads missing or different in S3: they are failed, and a later run retries."""
+    with conn.transaction():
+        conn.execute("UPDATE form526_deliveries SET state = 'failed', last_error_code = 'not_confirmed_in_s3',"
+                     " updated_at = now() WHERE submission_id = ANY(%s)", (list(ids),))
+
+
+REPORT_ITEMS_SQL = """
+SELECT i.submission_id, i.status, i.batch_no, i.duplicate_of, i.detail,
+       d.state, d.s3_bucket, d.s3_key, d.sha256, d.md5, d.s3_checksum, d.bytes, d.last_run_id, d.batch_id,
+       d.last_error_code, d.last_error_detail, d.claimed_by, (d.claim_expires_at > now()) AS claim_live,
+       d.attachments, d.attachments_missing, d.missing_evidence
+FROM form526_run_items i
+LEFT JOIN form526_deliveries d ON d.submission_id = i.submission_id
+WHERE i.run_id = %s
+ORDER BY i.submission_id
+"""
+
+
+def report_items(conn, run_id: str) -> Iterator[dict[str, Any]]:
+    """Every plan item of a run joined with its delivery row, as dicts, streamed in id order."""
+    with conn.cursor() as cur:
+        cur.execute(REPORT_ITEMS_SQL, (run_id,))
+        cols = [c.name for c in cur.description]
+        for r in cur:
+            yield dict(zip(cols, r, strict=True))
 
 
 def delivery_rows(conn, ids: Sequence[int]) -> dict[int, dict[str, Any]]:

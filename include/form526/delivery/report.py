@@ -16,21 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from include.form526.csv_safety import safe_row
+from include.form526.delivery import ledger
+
 REPORT_COLUMNS = ("submission_id", "status", "batch_id", "s3_key", "sha256", "bytes", "error_code", "error_detail",
-                  "duplicate_of")
+                  "duplicate_of", "attachments", "attachments_missing")
 STATUSES = ("uploaded", "failed", "skipped_duplicate", "skipped_already_delivered", "skipped_in_progress",
             "not_eligible", "not_found", "deferred", "planned")
-
-_ITEMS_SQL = """
-SELECT i.submission_id, i.status, i.batch_no, i.duplicate_of, i.detail,
-       d.state, d.s3_bucket, d.s3_key, d.sha256, d.md5, d.bytes, d.last_run_id, d.batch_id,
-       d.last_error_code, d.last_error_detail, d.claimed_by, (d.claim_expires_at > now()) AS claim_live
-FROM form526_run_items i
-LEFT JOIN form526_deliveries d ON d.submission_id = i.submission_id
-WHERE i.run_id = %s
-ORDER BY i.submission_id
-"""
-
 
 @dataclass(frozen=True)
 class Row:
@@ -45,11 +37,20 @@ class Row:
     error_detail: str = ""
     duplicate_of: int | None = None
     md5: str = ""  # not reported; lets the verification use one listing instead of a HEAD per object
+    checksum: str = ""  # not reported; S3's checksum of the object (composite for multipart uploads)
+    attachments: int | None = None  # evidence files included in the package
+    missing_evidence: Mapping[str, int] | None = None  # evidence not included, by reason code
+
+    @property
+    def attachments_missing(self) -> int | None:
+        return None if self.missing_evidence is None else sum(self.missing_evidence.values())
 
     def csv_row(self) -> list[Any]:
         return [self.submission_id, self.status, self.batch_id, self.s3_key, self.sha256,
                 "" if self.bytes is None else self.bytes, self.error_code, self.error_detail,
-                "" if self.duplicate_of is None else self.duplicate_of]
+                "" if self.duplicate_of is None else self.duplicate_of,
+                "" if self.attachments is None else self.attachments,
+                "" if self.attachments_missing is None else self.attachments_missing]
 
 
 def final_row(item: Mapping[str, Any], run_id: str) -> Row:
@@ -68,7 +69,10 @@ def final_row(item: Mapping[str, Any], run_id: str) -> Row:
                    sha256=item.get("sha256") or "", bytes=item.get("bytes"))
     if state == "uploaded":
         return Row(sid, "uploaded", batch_id=batch, s3_bucket=item["s3_bucket"], s3_key=item["s3_key"],
-                   sha256=item["sha256"], bytes=item["bytes"], md5=item.get("md5") or "")
+                   sha256=item["sha256"], bytes=item["bytes"], md5=item.get("md5") or "",
+                   checksum=item.get("s3_checksum") or "", attachments=item.get("attachments"),
+                   missing_evidence=item.get("missing_evidence")
+                   if item.get("attachments_missing") is not None else None)
     if state == "failed" and item.get("last_run_id") == run_id:
         return Row(sid, "failed", batch_id=batch, error_code=item.get("last_error_code") or "",
                    error_detail=item.get("last_error_detail") or "")
@@ -79,9 +83,7 @@ def final_row(item: Mapping[str, Any], run_id: str) -> Row:
 
 
 def load_rows(ledger_conn, run_id: str) -> list[Row]:
-    cur = ledger_conn.execute(_ITEMS_SQL, (run_id,))
-    cols = [c.name for c in cur.description]
-    return [final_row(dict(zip(cols, r, strict=True)), run_id) for r in cur]
+    return [final_row(item, run_id) for item in ledger.report_items(ledger_conn, run_id)]
 
 
 def _listing_prefix(key: str) -> str:
@@ -113,7 +115,7 @@ def verify_uploaded(rows: Sequence[Row], store, threads: int = 8) -> tuple[list[
             need_head.append(r)
 
     def check(r: Row) -> bool:
-        return store.matches(r.s3_bucket, r.s3_key, r.bytes or 0, r.sha256)
+        return store.matches(r.s3_bucket, r.s3_key, r.bytes or 0, r.sha256, r.checksum or None)
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         ok.update(zip((r.submission_id for r in need_head), pool.map(check, need_head), strict=True))
@@ -138,11 +140,14 @@ class Summary:
     failure_percent: float
     remaining_backlog: int
     report_keys: dict[str, str] = field(default_factory=dict)
+    attachments: int = 0
+    missing_evidence: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "dry_run": self.dry_run, "considered": self.considered,
                 "by_status": self.by_status, "by_error_code": self.by_error_code, "batches": self.batches,
                 "failure_percent": self.failure_percent, "remaining_backlog": self.remaining_backlog,
+                "attachments": self.attachments, "missing_evidence": self.missing_evidence,
                 "report_keys": self.report_keys}
 
 
@@ -150,13 +155,19 @@ def summarize(run_id: str, rows: Sequence[Row], *, dry_run: bool, remaining: int
     by_status = Counter(r.status for r in rows)
     by_code = Counter(r.error_code for r in rows if r.error_code)
     attempted = by_status["uploaded"] + by_status["failed"]
+    missing: Counter[str] = Counter()
+    for r in rows:
+        if r.status == "uploaded" and r.missing_evidence:
+            missing.update(r.missing_evidence)
     pct = round(100.0 * by_status["failed"] / attempted, 2) if attempted else 0.0
     return Summary(run_id=run_id, dry_run=dry_run, considered=len(rows),
                    by_status={s: by_status[s] for s in STATUSES if by_status[s]},
                    by_error_code=dict(sorted(by_code.items())),
                    batches=len({r.batch_id for r in rows if r.batch_id and r.status in ("uploaded", "failed",
                                                                                         "planned")}),
-                   failure_percent=pct, remaining_backlog=remaining)
+                   failure_percent=pct, remaining_backlog=remaining,
+                   attachments=sum(r.attachments or 0 for r in rows if r.status == "uploaded"),
+                   missing_evidence=dict(sorted(missing.items())))
 
 
 def reconciliation_csv(rows: Iterable[Row]) -> bytes:
@@ -164,7 +175,7 @@ def reconciliation_csv(rows: Iterable[Row]) -> bytes:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(REPORT_COLUMNS)
     for r in rows:
-        w.writerow(r.csv_row())
+        w.writerow(safe_row(r.csv_row()))
     return buf.getvalue().encode()
 
 
@@ -173,7 +184,7 @@ def remaining_csv(remaining: Sequence[tuple[int, str, str]]) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(("submission_id", "ledger_state", "last_error_code"))
-    w.writerows(remaining)
+    w.writerows(safe_row(r) for r in remaining)
     return buf.getvalue().encode()
 
 
@@ -182,7 +193,7 @@ def handoff_csv(urls: Sequence[tuple[int, str]]) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(("submission_id", "url"))
-    w.writerows(urls)
+    w.writerows(safe_row(r) for r in urls)
     return buf.getvalue().encode()
 
 
@@ -200,6 +211,10 @@ def summary_table(summary: Summary) -> str:
     if summary.by_error_code:
         lines += ["", f"{'error code':<28}{'count':>10}", "-" * 38]
         lines += [f"{k:<28}{v:>10}" for k, v in summary.by_error_code.items()]
+    if summary.missing_evidence:
+        lines += ["", f"{'evidence not included':<28}{'count':>10}", "-" * 38]
+        lines += [f"{k:<28}{v:>10}" for k, v in summary.missing_evidence.items()]
+    lines += ["", f"evidence files included: {summary.attachments}"]
     lines += ["", f"batches: {summary.batches}   failure share: {summary.failure_percent}%   "
                   f"remaining backlog after this run: {summary.remaining_backlog}"]
     return "\n".join(lines)

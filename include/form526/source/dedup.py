@@ -1,13 +1,18 @@
-"""Per-veteran deduplication (domain notes section 6).
+"""Per-veteran deduplication (domain notes section 6; vets-api-facts.md sections 6-7).
 
-A veteran's submissions with identical normalised form content form a *dupe set*. Within a set,
-ordered by ``created_at`` (then id):
+The veteran is the ``veteran_key`` of the state SQL: the ``user_account_id`` shared by the veteran's
+sign-in credentials, else the ``user_uuid``. A veteran's submissions with identical normalised form content
+form a *dupe set*. Within a set, ordered by ``created_at`` (then id):
 
-* the first member is a success -> every failed copy is skipped as a duplicate of it;
+* the first member is *established* (a claim exists for it: primary success, backup accepted or paranoid
+  success, a claim id without a confirmed PDF, or a latest ``manual`` remediation with success) -> every
+  failed copy is skipped as a duplicate of it;
 * otherwise the EARLIEST failed copy is kept (its date is the veteran's effective date) and every
-  other failed copy, before or after any success, is skipped as a duplicate of the kept one.
+  other failed copy, before or after an established one, is skipped as a duplicate of the kept one.
 
-Only ``success`` and ``failed`` members take part; in-flight submissions decide nothing yet.
+Only ``established`` and ``failed`` members take part. A submission remediated without an establishment
+(latest remediation ``email_notified`` or ``ignored_as_duplicate``) decides nothing: if it made later
+copies duplicates, the veteran's retry after the failure e-mail would be lost again.
 """
 
 from __future__ import annotations
@@ -53,9 +58,9 @@ def content_hash(form_json: str | None) -> str:
 @dataclass(frozen=True)
 class Member:
     submission_id: int
-    user_uuid: str
+    veteran_key: str
     created_at: datetime
-    state: str          # 'success' | 'failed'
+    state: str          # 'established' | 'failed'
     content_hash: str
     in_scope: bool      # a failed submission this run was asked to consider
 
@@ -70,14 +75,14 @@ def deduplicate(members: Iterable[Member]) -> Verdict:
     """Apply the dupe-set rule; only in-scope failed members appear in the verdict."""
     kept: list[Member] = []
     skipped: list[tuple[Member, int]] = []
-    by_set = sorted(members, key=lambda m: (m.user_uuid, m.content_hash, m.created_at, m.submission_id))
-    for _, group in groupby(by_set, key=lambda m: (m.user_uuid, m.content_hash)):
-        ordered = [m for m in group if m.state in ("success", "failed")]
+    by_set = sorted(members, key=lambda m: (m.veteran_key, m.content_hash, m.created_at, m.submission_id))
+    for _, group in groupby(by_set, key=lambda m: (m.veteran_key, m.content_hash)):
+        ordered = [m for m in group if m.state in ("established", "failed")]
         if not ordered:
             continue
         first = ordered[0]
         failed = [m for m in ordered if m.state == "failed"]
-        if first.state == "success":
+        if first.state == "established":
             keeper_id = first.submission_id
             survivors: list[Member] = []
         else:

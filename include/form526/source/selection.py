@@ -1,7 +1,10 @@
 """Which Form 526 submissions count as failed: the SQL classifier and its helpers.
 
-The classification itself lives in ``include/form526/source/sql/submission_state.sql`` (one SELECT,
-usable as a CTE body) and follows vets-api ``lib/scopes/form526_submission_state.rb``.
+The classification itself lives in ``sql/submission_state.sql`` beside this module (one SELECT, usable as a
+CTE body) and follows vets-api ``lib/scopes/form526_submission_state.rb``: failed requires
+``submitted_claim_id IS NULL``; a claim id without a confirmed PDF is ``established_no_pdf``, not failed.
+It also gives each row its ``veteran_key`` (credentials linked through ``user_account_id``) and whether a
+claim was ``established`` for it, which dedup needs.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from typing import Any
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
-STATES: tuple[str, ...] = ("success", "in_process", "pending_backup", "failed")
+STATES: tuple[str, ...] = ("success", "established_no_pdf", "in_process", "pending_backup", "failed")
+REMEDIATION_TYPES = {0: "manual", 1: "ignored_as_duplicate", 2: "email_notified"}  # vets-api enum
 DEFAULT_PENDING_WINDOW_DAYS = 21
 
 
@@ -34,12 +38,17 @@ def normalize_as_of(as_of: datetime) -> datetime:
 
 
 def state_params(
-    as_of: datetime, pending_window_days: int = DEFAULT_PENDING_WINDOW_DAYS
+    as_of: datetime, pending_window_days: int = DEFAULT_PENDING_WINDOW_DAYS, include_email_notified: bool = False
 ) -> dict[str, Any]:
-    """Bind parameters for ``SUBMISSION_STATE_SQL``."""
-    return {"as_of": normalize_as_of(as_of), "pending_window_days": int(pending_window_days)}
+    """Bind parameters for ``SUBMISSION_STATE_SQL``.
+
+    ``include_email_notified``: vets-api counts a submission whose latest remediation is ``email_notified``
+    as remediated (so not failed); true brings those back into the failure scope.
+    """
+    return {"as_of": normalize_as_of(as_of), "pending_window_days": int(pending_window_days),
+            "include_email_notified": bool(include_email_notified)}
 
 
 def apply_source_schema(conn: Any) -> None:
-    """Create the three vets-api source tables (idempotent) on a psycopg connection; the caller commits."""
+    """Create the vets-api source tables (idempotent) on a psycopg connection; the caller commits."""
     conn.execute(load_sql("source_schema.sql"))
