@@ -21,6 +21,12 @@ def reset_databases(services) -> None:
     create_database(services.server_dsn, services.ledger_db, drop_first=True)
 
 
+def reset_ledger_and_bucket(services) -> None:
+    """A fresh ledger and an empty delivery bucket; the source database is kept."""
+    create_database(services.server_dsn, services.ledger_db, drop_first=True)
+    empty_bucket(services)
+
+
 def empty_bucket(services, bucket: str = BUCKET) -> None:
     s3 = services.boto3_client()
     services.ensure_bucket(bucket)
