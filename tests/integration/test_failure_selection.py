@@ -45,7 +45,7 @@ def _states(conn: psycopg.Connection, as_of: datetime = AS_OF,
 
 
 def test_module_constants_and_sql_shape() -> None:
-    assert STATES == ("success", "in_process", "pending_backup", "failed")
+    assert STATES == ("success", "established_no_pdf", "in_process", "pending_backup", "failed")
     assert DEFAULT_PENDING_WINDOW_DAYS == 21
     assert SUBMISSION_STATE_SQL.lstrip().startswith(("--", "SELECT"))
     assert not SUBMISSION_STATE_SQL.rstrip().endswith(";")
@@ -59,7 +59,7 @@ def test_module_constants_and_sql_shape() -> None:
 
 def test_state_params_normalises_aware_datetimes() -> None:
     aware = datetime(2025, 6, 1, 8, 0, tzinfo=timezone(timedelta(hours=-4)))
-    assert state_params(aware) == {"as_of": AS_OF, "pending_window_days": 21}
+    assert state_params(aware) == {"as_of": AS_OF, "pending_window_days": 21, "include_email_notified": False}
     assert state_params(AS_OF, 7)["pending_window_days"] == 7
 
 
@@ -69,7 +69,8 @@ def test_apply_source_schema_is_idempotent(source_dsn: str) -> None:
         apply_source_schema(conn)
         tables = {r[0] for r in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")}
-    assert tables == {"form526_submissions", "form526_job_statuses", "form526_submission_remediations"}
+    assert tables == {"form526_submissions", "form526_job_statuses", "form526_submission_remediations",
+                      "user_accounts", "form_attachments"}
 
 
 # ------------------------------------------------------------------------------ seeded data
@@ -86,7 +87,8 @@ def test_selects_exactly_the_labelled_states_on_seeded_data(fresh_source_db: str
             state_params(AS_OF)).fetchall()}
         columns = [d.name for d in conn.execute(
             f"WITH s AS ({SUBMISSION_STATE_SQL}) SELECT * FROM s LIMIT 0", state_params(AS_OF)).description]
-    assert columns == ["id", "user_uuid", "created_at", "state"]
+    assert columns == ["id", "user_uuid", "veteran_key", "user_account_id", "created_at", "state", "established",
+                       "remediation"]
     assert failed_sql == {i for i, st in labels.items() if st == "failed"}
     assert len(failed_sql) == summary.per_state["failed"] > 0
     mismatches = {i: (labels[i], states.get(i)) for i in labels if labels[i] != states.get(i)}
@@ -128,10 +130,10 @@ CASES: dict[str, Case] = {
                                           jobs=[("SubmitForm526", "success")]),
     "claims_api_with_poll_success": Case("success", OLD, claim_id=True, endpoint=CLAIMS_API,
                                          jobs=[("SubmitForm526AllClaim", "success"), ("PollForm526Pdf", "success")]),
-    "claims_api_without_poll_success": Case("failed", OLD, claim_id=True, endpoint=CLAIMS_API,
+    "claims_api_without_poll_success": Case("established_no_pdf", OLD, claim_id=True, endpoint=CLAIMS_API,
                                             jobs=[("SubmitForm526AllClaim", "success"),
                                                   ("PollForm526Pdf", "pdf_not_found")]),
-    "claims_api_no_poll_row_recent": Case("failed", RECENT, claim_id=True, endpoint=CLAIMS_API,
+    "claims_api_no_poll_row_recent": Case("established_no_pdf", RECENT, claim_id=True, endpoint=CLAIMS_API,
                                           jobs=[("SubmitForm526AllClaim", "success")]),
     "claims_api_no_poll_backup_accepted": Case("success", OLD, claim_id=True, endpoint=CLAIMS_API,
                                                backup_id=True, backup_status=ACCEPTED,
@@ -252,3 +254,46 @@ def test_modules_do_not_import_airflow() -> None:
 
     for module in (selection, synthetic):
         assert not re.search(r"^\s*(import|from)\s+airflow", inspect.getsource(module), re.M)
+
+
+def _state_rows(conn, **params) -> dict[int, tuple]:
+    rows = conn.execute(f"WITH s AS ({SUBMISSION_STATE_SQL}) SELECT id, state, established, remediation, veteran_key"
+                        " FROM s", state_params(AS_OF, **params)).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+@pytest.mark.parametrize(("rem_type", "success", "default", "established"), [
+    (0, True, "success", True),                # manual, successful: an establishment
+    (0, False, "failed", False),               # manual, marked unsuccessful
+    (1, True, "success", False),               # ignored_as_duplicate: remediated, established nothing
+    (2, True, "success", False),               # email_notified: remediated for vets-api, established nothing
+    (7, True, "success", False),               # an unknown type: counted as remediated, never established
+])
+def test_remediation_types(fresh_source_db: str, rem_type, success, default, established) -> None:
+    with psycopg.connect(fresh_source_db) as conn:
+        sid = _insert_cases(conn, {"x": Case("failed", OLD)})["x"]
+        conn.execute("INSERT INTO form526_submission_remediations (form526_submission_id, success,"
+                     " remediation_type, created_at, updated_at) VALUES (%s, %s, %s, %s, %s)",
+                     (sid, success, rem_type, OLD + timedelta(days=3), OLD + timedelta(days=3)))
+        state, est, remediation, _ = _state_rows(conn)[sid]
+        assert (state, est) == (default, established)
+        assert remediation == {0: "manual", 1: "ignored_as_duplicate", 2: "email_notified"}.get(rem_type,
+                                                                                               f"unknown:{rem_type}")
+        # include_email_notified: only e-mail-notified submissions come back into the failure scope
+        back = _state_rows(conn, include_email_notified=True)[sid][0]
+        assert back == ("failed" if rem_type == 2 else default)
+
+
+def test_the_veteran_key_links_credentials_through_any_row_with_an_account(fresh_source_db: str) -> None:
+    account = "6f1c1b7e-2a9e-4c1e-9a55-0d3c7b0e9a11"
+    with psycopg.connect(fresh_source_db) as conn:
+        ids = _insert_cases(conn, {"old_idme": Case("failed", OLD), "new_idme": Case("failed", OLD),
+                                   "logingov": Case("failed", OLD), "other": Case("failed", OLD)})
+        conn.execute("UPDATE form526_submissions SET user_uuid = 'idme-1' WHERE id IN (%s, %s)",
+                     (ids["old_idme"], ids["new_idme"]))
+        # the older ID.me row has no account (older rows often don't); the newer one and Login.gov's have it
+        conn.execute("UPDATE form526_submissions SET user_account_id = %s WHERE id IN (%s, %s)",
+                     (account, ids["new_idme"], ids["logingov"]))
+        keys = {name: _state_rows(conn)[sid][3] for name, sid in ids.items()}
+    assert keys["old_idme"] == keys["new_idme"] == keys["logingov"] == f"acct:{account}"
+    assert keys["other"].startswith("uuid:")

@@ -13,13 +13,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from include.form526.source.selection import STATES
+from include.form526.source import lockbox
 from tools.synthetic import generator as synthetic
+from tools.synthetic.evidence import sanitize_filename
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = datetime(2025, 6, 1, 12, 0, 0)
-TABLES = ("form526_submissions", "form526_job_statuses", "form526_submission_remediations",
-          "synthetic.submission_labels")
+TABLES = ("form526_submissions", "form526_job_statuses", "form526_submission_remediations", "user_accounts",
+          "form_attachments", "synthetic.submission_labels")
 VOLATILE_KEYS = ("claimDate", "applicationExpirationDate")
 
 
@@ -65,16 +66,45 @@ def test_schema_is_idempotent_and_has_the_vets_api_columns(fresh_source_db: str)
         label_cols = conn.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = 'synthetic'"
             " AND table_name = 'submission_labels' ORDER BY ordinal_position").fetchall()
-        assert [c[0] for c in label_cols] == ["submission_id", "scenario", "expected_state",
-                                               "dupe_group"]
+        assert tuple(c[0] for c in label_cols) == synthetic.LABEL_COLS
+        for column in ("form_json_ciphertext", "auth_headers_json_ciphertext", "birls_ids_tried_ciphertext"):
+            assert cols[column] == "text"
+        att_cols = dict(conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_name = 'form_attachments'").fetchall())
+        assert att_cols["guid"] == "uuid" and att_cols["type"] == "character varying"
+        assert {"file_data", "file_data_ciphertext", "encrypted_kms_key", "needs_kms_rotation"} <= set(att_cols)
+        acct_cols = dict(conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_name = 'user_accounts'").fetchall())
+        assert acct_cols["id"] == "uuid" and "icn" in acct_cols
+        indexes = {r[0] for r in conn.execute("SELECT indexdef FROM pg_indexes WHERE tablename IN"
+                                              " ('form_attachments', 'user_accounts')")}
+        assert any("UNIQUE" in i and "(guid, type)" in i for i in indexes)
+        assert any("UNIQUE" in i and "(icn)" in i for i in indexes)
 
 
 def test_source_schema_file_holds_only_the_vets_api_tables() -> None:
     text = (ROOT / "include" / "form526" / "source" / "sql" / "source_schema.sql").read_text()
     tables = re.findall(r"CREATE TABLE IF NOT EXISTS (\S+)", text)
     assert tables == ["form526_submissions", "form526_job_statuses",
-                      "form526_submission_remediations"]
+                      "form526_submission_remediations", "user_accounts", "form_attachments"]
     assert "synthetic" not in text
+    for column in ("form_json", "auth_headers_json", "birls_ids_tried", "file_data"):
+        assert f"{column} stands for {column}_ciphertext" in " ".join(text.split())
+
+
+def test_labels_table_of_an_older_generator_is_upgraded(source_dsn: str) -> None:
+    with psycopg.connect(source_dsn) as conn:
+        conn.execute("CREATE SCHEMA synthetic")
+        conn.execute("CREATE TABLE synthetic.submission_labels (submission_id integer PRIMARY KEY,"
+                     " scenario text NOT NULL, expected_state text NOT NULL CHECK (expected_state IN"
+                     " ('success', 'in_process', 'pending_backup', 'failed')), dupe_group text NULL)")
+        conn.commit()
+        summary = synthetic.seed(conn, 250, as_of=AS_OF)
+        assert summary.per_state["established_no_pdf"] > 0
+        assert conn.execute("SELECT count(*) FROM synthetic.submission_labels"
+                            " WHERE veteran_key IS NOT NULL").fetchone() == (250,)
 
 
 # ------------------------------------------------------------------------------ determinism
@@ -138,7 +168,7 @@ def test_every_scenario_present_and_labels_complete(seeded_1000) -> None:
     dsn, summary = seeded_1000
     assert set(summary.per_scenario) == set(synthetic.SCENARIOS)
     assert sum(summary.per_scenario.values()) == 1000
-    assert set(summary.per_state) == set(STATES) and all(summary.per_state.values())
+    assert set(summary.per_state) == set(synthetic.LABEL_STATES) and all(summary.per_state.values())
     assert 0.04 <= summary.failed_share <= 0.08
     with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT count(*) FROM synthetic.submission_labels").fetchone() == (1000,)
@@ -222,59 +252,328 @@ def test_blobs_have_the_vets_api_shape(seeded_1000) -> None:
     assert {"NEW", "INCREASE"} <= actions
 
 
+def _rows(dsn: str, sql: str, params: tuple = ()) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
 def test_duplicates_share_veteran_and_content(seeded_1000) -> None:
     dsn, _ = seeded_1000
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT l.dupe_group, s.user_uuid, s.form_json, l.expected_state, s.created_at"
-            " FROM form526_submissions s JOIN synthetic.submission_labels l ON l.submission_id = s.id"
-            " WHERE l.dupe_group IS NOT NULL ORDER BY s.id").fetchall()
+    rows = _rows(dsn, "SELECT l.dupe_group, l.veteran_key, s.user_uuid, s.form_json, l.expected_state"
+                      " FROM form526_submissions s JOIN synthetic.submission_labels l ON l.submission_id = s.id"
+                      " WHERE l.dupe_group IS NOT NULL ORDER BY s.created_at, s.id")
     groups: dict[str, list] = defaultdict(list)
-    for group, user_uuid, form_text, state, created_at in rows:
+    for group, key, user_uuid, form_text, state in rows:
         inner = json.loads(form_text)
-        for key in VOLATILE_KEYS:
-            inner["form526"]["form526"].pop(key, None)
-        groups[group].append((user_uuid, json.dumps(inner, sort_keys=True), state, created_at))
-    assert len(groups) >= 4
+        for k in VOLATILE_KEYS:
+            inner["form526"]["form526"].pop(k, None)
+        groups[group].append((key, json.dumps(inner, sort_keys=True), state, user_uuid))
+    assert len(groups) >= 8
     patterns = set()
     for members in groups.values():
         assert len(members) >= 2
-        assert len({m[0] for m in members}) == 1
-        assert len({m[1] for m in members}) == 1
+        assert len({m[0] for m in members}) == 1  # one veteran
+        assert len({m[1] for m in members}) == 1  # identical content
         patterns.add(tuple(m[2] for m in members))
     assert any(p[0] == "failed" and p[-1] == "success" for p in patterns)  # failed copies, then success
     assert any(p[0] == "success" and "failed" in p for p in patterns)  # success, then failed copies
     assert any(set(p) == {"failed"} for p in patterns)  # only failed copies
+    assert any(p[0] == "established_no_pdf" and "failed" in p for p in patterns)
+    assert any(len({m[3] for m in members}) == 2 for members in groups.values())  # across two credentials
 
 
-def test_job_rows_carry_realistic_errors_spread_over_time(seeded_1000) -> None:
+def _entries(errors: dict) -> list[dict]:
+    return [errors[k] for k in sorted(errors, key=int)]
+
+
+def test_job_tracker_rows_as_the_jobs_leave_them(seeded_1000) -> None:
     dsn, _ = seeded_1000
-    with psycopg.connect(dsn) as conn:
-        jobs = conn.execute(
-            "SELECT j.job_class, j.status, j.error_class, j.error_message, j.bgjob_errors"
-            " FROM form526_job_statuses j").fetchall()
-        failed_ages = [r[0] for r in conn.execute(
-            "SELECT %s - s.created_at FROM form526_submissions s"
-            " JOIN synthetic.submission_labels l ON l.submission_id = s.id"
-            " WHERE l.expected_state = 'failed'", (AS_OF,)).fetchall()]
-    messages = [m for _, _, _, m, _ in jobs if m]
+    jobs = _rows(dsn, "SELECT job_class, status, error_class, error_message, bgjob_errors, form526_submission_id"
+                      " FROM form526_job_statuses")
+    classes = {j[0] for j in jobs}
+    assert {"SubmitForm526AllClaim", "BackupSubmission", "PollForm526Pdf", "SubmitUploads",
+            "SubmitForm526Cleanup"} <= classes
+    assert "Form526StatusPollingJob" not in classes  # it only sets backup_submitted_claim_status
+    tracked = [j for j in jobs if j[0] not in ("BackupSubmission", "PollForm526Pdf")]
+    assert {"try", "success", "retryable_error", "non_retryable_error", "exhausted"} <= {j[1] for j in tracked}
+    for job_class, status, error_class, message, errors, sid in tracked:
+        for key, entry in errors.items():
+            assert key.isdigit()
+            assert set(entry) - {"form526_submission_id"} == {"caller_method", "error_class", "error_message",
+                                                             "timestamp"}
+        entries = _entries(errors)
+        if status in ("try", "success"):
+            assert error_class is None and message is None
+        if status == "success":
+            assert entries[-1]["error_class"] is None
+        if status in ("retryable_error", "non_retryable_error"):
+            assert (entries[-1]["error_class"], entries[-1]["error_message"]) == (error_class, message)
+        if status == "exhausted":
+            # exhaustion appends its own entry and leaves the columns as the last retry set them
+            last, before = entries[-1], [e for e in entries[:-1] if e["error_class"]]
+            assert last["form526_submission_id"] == sid
+            assert last["caller_method"] == ("job_exhausted" if job_class == "SubmitForm526AllClaim" else "")
+            assert error_class is not None and (before[-1]["error_class"], before[-1]["error_message"]) == (
+                error_class, message)
+    ancillary = {j[1] for j in tracked if j[0] in ("SubmitUploads", "SubmitForm4142Job", "SubmitForm0781",
+                                                   "SubmitForm8940", "UploadBddInstructions")}
+    assert "exhausted" in ancillary and "non_retryable_error" not in ancillary
+
+
+def test_backup_rows_keep_errors_only_in_bgjob_errors(seeded_1000) -> None:
+    dsn, _ = seeded_1000
+    rows = _rows(dsn, "SELECT status, error_class, error_message, bgjob_errors FROM form526_job_statuses"
+                      " WHERE job_class = 'BackupSubmission'")
+    assert {r[0] for r in rows} == {"pending", "success", "retryable_error", "exhausted"}
+    for status, error_class, message, errors in rows:
+        assert error_class is None and message is None
+        assert all(e["caller_method"] == "error_hash_for_job_status" and e["error_class"] for e in errors.values())
+        if status in ("retryable_error", "exhausted"):
+            assert errors
+    messages = {e["error_message"] for r in rows for e in r[3].values()}
+    assert "file number is invalid. It must be 8 or 9 digits" in messages
+
+
+def test_poll_rows_follow_the_pdf_age_rules(seeded_1000) -> None:
+    dsn, _ = seeded_1000
+    rows = _rows(dsn, "SELECT j.status, j.error_class, j.error_message, %s - s.created_at, l.expected_state"
+                      " FROM form526_job_statuses j JOIN form526_submissions s ON s.id = j.form526_submission_id"
+                      " JOIN synthetic.submission_labels l ON l.submission_id = s.id"
+                      " WHERE j.job_class = 'PollForm526Pdf'", (AS_OF,))
+    statuses = {r[0] for r in rows}
+    assert {"success", "pdf_not_found", "try"} <= statuses
+    assert statuses & {"pdf_found_later", "pdf_success_on_backup_path", "pdf_manually_uploaded"}
+    for status, error_class, message, age, state in rows:
+        if status == "try" and error_class:
+            assert error_class == "PollForm526PdfError" and "over 1 day old" in message
+            assert timedelta(days=1) <= age <= timedelta(days=4, hours=1)
+        if status != "success":  # a claim without confirmed PDF: established, or rescued by backup/remediation
+            assert state in ("established_no_pdf", "success")
+    assert any(m == "Poll for Form 526 PDF: Retries exhausted" for s, _, m, _, _ in rows if s == "pdf_not_found")
+
+
+def test_established_lighthouse_claims_without_pdf_are_not_failures(seeded_1000) -> None:
+    dsn, _ = seeded_1000
+    rows = _rows(dsn, "SELECT s.submitted_claim_id, s.submit_endpoint, l.expected_delivery,"
+                      " EXISTS (SELECT 1 FROM form526_job_statuses j WHERE j.form526_submission_id = s.id"
+                      "         AND j.job_class = 'PollForm526Pdf' AND j.status = 'success'),"
+                      " EXISTS (SELECT 1 FROM form526_job_statuses j WHERE j.form526_submission_id = s.id"
+                      "         AND j.job_class = 'PollForm526Pdf')"
+                      " FROM form526_submissions s JOIN synthetic.submission_labels l ON l.submission_id = s.id"
+                      " WHERE l.expected_state = 'established_no_pdf'")
+    assert len(rows) >= 5
+    assert all(claim is not None and endpoint == 1 and delivery == "not_failed" and not poll_success
+               for claim, endpoint, delivery, poll_success, _ in rows)
+    assert any(not has_poll for *_, has_poll in rows) and any(has_poll for *_, has_poll in rows)
+
+
+def test_three_remediation_types(seeded_1000) -> None:
+    dsn, _ = seeded_1000
+    rows = _rows(dsn, "SELECT r.remediation_type, r.success, r.ignored_as_duplicate, r.lifecycle, l.scenario"
+                      " FROM form526_submission_remediations r"
+                      " JOIN synthetic.submission_labels l ON l.submission_id = r.form526_submission_id")
+    by_type = defaultdict(list)
+    for rtype, *rest in rows:
+        by_type[rtype].append(rest)
+    assert set(by_type) == {0, 1, 2}
+    assert all(success and lifecycle == ["Email failure notification sent"] and not ignored
+               for success, ignored, lifecycle, _ in by_type[2])
+    assert {sc for *_, sc in by_type[2]} >= {"email_notified_backup_exhausted", "email_notified_backup_rejected"}
+    assert all(success and ignored for success, ignored, _, _ in by_type[1])
+    line = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d -- .+")
+    assert all(all(line.fullmatch(x) for x in lifecycle) for _, _, lifecycle, _ in by_type[0])
+    assert {s for s, _, _, _ in by_type[0]} == {True, False}
+    # mark_as_unsuccessful: the same row turns unsuccessful and gains a second lifecycle line
+    assert any(not s and len(lc) == 2 and sc == "no_longer_remediated" for s, _, lc, sc in by_type[0])
+
+
+def test_veterans_accounts_and_credentials(seeded_1000) -> None:
+    dsn, _ = seeded_1000
+    shared = _rows(dsn, "SELECT user_account_id, count(DISTINCT user_uuid) FROM form526_submissions"
+                        " WHERE user_account_id IS NOT NULL GROUP BY 1 HAVING count(DISTINCT user_uuid) > 1")
+    assert shared  # one veteran, two credentials, one account
+    both = _rows(dsn, "SELECT user_uuid FROM form526_submissions GROUP BY 1"
+                      " HAVING bool_or(user_account_id IS NULL) AND bool_or(user_account_id IS NOT NULL)")
+    assert both  # older rows of a credential predate its account link
+    older_null = _rows(dsn, "SELECT bool_and(n.created_at < a.created_at) FROM form526_submissions n"
+                            " JOIN form526_submissions a ON a.user_uuid = n.user_uuid"
+                            " WHERE n.user_account_id IS NULL AND a.user_account_id IS NOT NULL")
+    assert older_null == [(True,)]
+    dangling = _rows(dsn, "SELECT count(DISTINCT s.user_account_id) FROM form526_submissions s"
+                          " LEFT JOIN user_accounts a ON a.id = s.user_account_id"
+                          " WHERE s.user_account_id IS NOT NULL AND a.id IS NULL")[0][0]
+    assert dangling >= 1
+    assert _rows(dsn, "SELECT count(*) FROM user_accounts WHERE icn !~ '^[0-9]{10}V[0-9]{6}$'") == [(0,)]
+    # veteran_key: the account of any submission of the same credential, else the credential
+    expected = dict(_rows(dsn, """
+        SELECT s.id, coalesce('acct:' || k.acct, 'uuid:' || s.user_uuid) FROM form526_submissions s
+        LEFT JOIN (SELECT user_uuid, min(user_account_id::text) AS acct FROM form526_submissions
+                   WHERE user_account_id IS NOT NULL GROUP BY 1) k ON k.user_uuid = s.user_uuid"""))
+    assert dict(_rows(dsn, "SELECT submission_id, veteran_key FROM synthetic.submission_labels")) == expected
+
+
+def test_form_attachments_for_uploads(seeded_1000) -> None:
+    dsn, _ = seeded_1000
+    uploads = {}
+    for sid, form_text in _rows(dsn, "SELECT id, form_json FROM form526_submissions WHERE id IN"
+                                     " (SELECT submission_id FROM synthetic.submission_labels"
+                                     "  WHERE scenario <> 'corrupt_form_json')"):
+        for item in json.loads(form_text)["form526_uploads"]:
+            assert set(item) == {"confirmationCode", "name", "attachmentId", "size"}
+            assert re.fullmatch(r"L\d{3}", item["attachmentId"])
+            uploads[item["confirmationCode"]] = (sid, item["name"])
+    rows = {str(g): (t, json.loads(fd))
+            for g, t, fd in _rows(dsn, "SELECT guid, type, file_data FROM form_attachments")}
+    assert set(rows) <= set(uploads)
+    without_row = set(uploads) - set(rows)
+    other_type = {g for g, (t, _) in rows.items() if t != "SupportingEvidenceAttachment"}
+    assert without_row and other_type and len(without_row) + len(other_type) < 0.05 * len(uploads)
+    converted = 0
+    for guid, (_, data) in rows.items():
+        name = uploads[guid][1]
+        assert data["filename"] == sanitize_filename(name)
+        if name.endswith(".tiff") or name == "scan0001.pdf":
+            assert data["converted_filename"].startswith("converted_")
+            converted += 1
+        else:
+            assert set(data) == {"filename"}
+    assert converted
+    awkward = _rows(dsn, "SELECT s.form_json FROM form526_submissions s JOIN synthetic.submission_labels l"
+                         " ON l.submission_id = s.id WHERE l.scenario = 'awkward_evidence_rows'")
+    items = json.loads(awkward[0][0])["form526_uploads"]
+    assert items[0]["confirmationCode"] in without_row and items[1]["confirmationCode"] in other_type
+
+
+def test_delivery_labels_follow_the_dupe_set_rule(seeded_1000) -> None:
+    dsn, _ = seeded_1000
+    lab = {r[0]: r[1:] for r in _rows(dsn, """
+        SELECT l.submission_id, l.scenario, l.expected_state, l.dupe_group, l.veteran_key, l.expected_delivery,
+               l.expected_duplicate_of, l.expected_delivery_with_email_notified,
+               l.expected_duplicate_of_with_email_notified
+        FROM synthetic.submission_labels l""")}
+    for sid, (_, state, group, key, delivery, dup_of, _, _) in lab.items():
+        assert (delivery != "not_failed") == (state == "failed"), sid
+        assert (dup_of is not None) == (delivery == "skipped_duplicate")
+        if dup_of is not None:  # a duplicate of an earlier (or the kept) member of the same set
+            assert lab[dup_of][2] == group and lab[dup_of][3] == key
+            assert lab[dup_of][4] == "delivered" or lab[dup_of][1] in ("success", "established_no_pdf")
+    by_scenario = defaultdict(set)
+    for v in lab.values():
+        by_scenario[v[0]].add(v[4])
+    assert by_scenario["dupe_failed_after_success"] == {"skipped_duplicate"}
+    assert by_scenario["dupe_failed_after_established_no_pdf"] == {"skipped_duplicate"}
+    assert by_scenario["dupe_all_failed"] == {"delivered", "skipped_duplicate"}
+    assert by_scenario["dupe_cross_credential_failed"] == {"delivered", "skipped_duplicate"}
+    # an e-mail notification establishes nothing: the later failed copy is delivered ...
+    assert "delivered" in by_scenario["dupe_failed_after_email_notified"]
+    assert by_scenario["dupe_email_notified_first"] == {"not_failed"}
+    # ... unless e-mail-notified submissions count as failed again: then the first copy is
+    firsts = [sid for sid, v in lab.items() if v[0] == "dupe_email_notified_first"]
+    assert firsts and all(lab[sid][6] == "delivered" for sid in firsts)
+    assert all(v[6] == "delivered" for v in lab.values() if v[0] == "email_notified_backup_exhausted")
+    later = [v for v in lab.values() if v[0] == "dupe_failed_after_email_notified"]
+    assert all(v[6] == "skipped_duplicate" and lab[v[7]][0] == "dupe_email_notified_first" for v in later)
+
+
+def test_job_rows_spread_over_time(seeded_1000) -> None:
+    dsn, _ = seeded_1000
+    jobs = _rows(dsn, "SELECT error_message FROM form526_job_statuses WHERE error_message IS NOT NULL")
+    failed_ages = [r[0] for r in _rows(dsn, "SELECT %s - s.created_at FROM form526_submissions s"
+                                            " JOIN synthetic.submission_labels l ON l.submission_id = s.id"
+                                            " WHERE l.expected_state = 'failed'", (AS_OF,))]
+    messages = [m for (m,) in jobs]
     assert any(re.match(r'\[\{"key"=>"form526\.submit\.save\.draftForm\.PIFInUse", "severity"=>"FATAL"', m)
                for m in messages)
     assert any(re.search(r"GUID: [0-9a-f-]{36}", m) for m in messages)
-    primary_error_classes = {c for jc, st, c, _, _ in jobs
-                             if jc == "SubmitForm526AllClaim" and st in ("exhausted", "non_retryable_error")}
+    assert any(':code=>"EVSS502"' in m for m in messages) and any(':code=>"EVSS400"' in m for m in messages)
+    primary_error_classes = {r[0] for r in _rows(
+        dsn, "SELECT error_class FROM form526_job_statuses WHERE job_class = 'SubmitForm526AllClaim'"
+             " AND status IN ('exhausted', 'non_retryable_error')")}
     assert len(primary_error_classes) >= 4
-    statuses = {st for _, st, _, _, _ in jobs}
-    assert {"try", "success", "retryable_error", "non_retryable_error", "exhausted"} <= statuses
-    for *_, errors in jobs:
-        for key, entry in errors.items():
-            assert key.isdigit()
-            assert set(entry) == {"caller_method", "error_class", "error_message", "timestamp"}
-    assert {"BackupSubmission", "PollForm526Pdf", "SubmitUploads", "SubmitForm526Cleanup"} <= {j[0] for j in jobs}
     assert any(age < timedelta(days=3) for age in failed_ages)
-    assert any(age < timedelta(days=21) for age in failed_ages)
     assert any(age > timedelta(days=700) for age in failed_ages)
     assert all(timedelta(0) <= age <= timedelta(days=synthetic.HISTORY_DAYS + 1) for age in failed_ages)
+    future = _rows(dsn, "SELECT count(*) FROM form526_job_statuses WHERE updated_at > %s", (AS_OF,))
+    assert future == [(0,)]
+
+
+# ------------------------------------------------------------------------------ encrypted mode
+
+
+def test_encrypted_seeding_decrypts_back_with_lockbox(fresh_source_db: str) -> None:
+    boto3 = pytest.importorskip("boto3")
+    moto = pytest.importorskip("moto")
+    with moto.mock_aws():
+        kms = boto3.client("kms", region_name="us-east-1")
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        with psycopg.connect(fresh_source_db) as conn:
+            summary = synthetic.seed(conn, 220, seed=5, as_of=AS_OF, encrypt_with=kms, kms_key_id=key_id)
+            subs = conn.execute(
+                "SELECT id, form_json, auth_headers_json, birls_ids_tried, form_json_ciphertext,"
+                " auth_headers_json_ciphertext, birls_ids_tried_ciphertext, encrypted_kms_key, needs_kms_rotation"
+                " FROM form526_submissions ORDER BY id").fetchall()
+            atts = conn.execute("SELECT id, type, file_data, file_data_ciphertext, encrypted_kms_key"
+                                " FROM form_attachments ORDER BY id").fetchall()
+            plain_forms = [r[1] for r in subs]
+            conn.execute("TRUNCATE " + ", ".join(TABLES) + " RESTART IDENTITY")
+            conn.commit()
+            synthetic.seed(conn, 220, seed=5, as_of=AS_OF)
+            again = [r[0] for r in conn.execute("SELECT form_json FROM form526_submissions ORDER BY id")]
+        cache = lockbox.DataKeyCache(lockbox.boto3_kms_decrypt(kms))
+        assert summary.encrypted
+        versions = set()
+        for sid, form, auth, birls, c_form, c_auth, c_birls, kms_key, _ in subs:
+            ctx = lockbox.encryption_context("Form526Submission", sid)
+            assert c_form != form and cache.decrypt(c_form, kms_key, ctx) == form
+            assert cache.decrypt(c_auth, kms_key, ctx) == auth
+            assert (c_birls is None) == (birls is None) and cache.decrypt(c_birls, kms_key, ctx) == birls
+            versions.add(lockbox.kms_key_version(kms_key))
+        assert versions <= {1, 2023, 2024} and 2024 in versions
+        assert any(rotate for *_, rotate in subs)  # a few rows missed the yearly rotation
+        for aid, atype, file_data, cipher, kms_key in atts:
+            assert cache.decrypt(cipher, kms_key, lockbox.encryption_context(atype, aid)) == file_data
+        # the context binds the key to its row: another id cannot unwrap it
+        sid, *_, c_form, _, _, kms_key, _ = subs[0]
+        with pytest.raises(lockbox.DecryptError):
+            lockbox.DataKeyCache(lockbox.boto3_kms_decrypt(kms)).decrypt(
+                c_form, kms_key, lockbox.encryption_context("Form526Submission", sid + 1))
+    assert again == plain_forms  # plaintext columns do not depend on the mode
+
+
+# ------------------------------------------------------------------------------ evidence objects
+
+
+def test_put_evidence_uploads_objects_with_a_few_missing_and_one_corrupt(fresh_source_db: str) -> None:
+    boto3 = pytest.importorskip("boto3")
+    moto = pytest.importorskip("moto")
+    _seeded(fresh_source_db, 1200, seed=9)
+    with moto.mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="evidence")
+        with psycopg.connect(fresh_source_db) as conn:
+            summary = synthetic.put_evidence(s3, "evidence", conn, seed=9)
+            conn.commit()
+            labels = {k: (kind, exp) for k, kind, exp in conn.execute(
+                "SELECT s3_key, object_kind, expected FROM synthetic.evidence_labels")}
+            rows = conn.execute("SELECT guid, file_data FROM form_attachments"
+                                " WHERE type = 'SupportingEvidenceAttachment'").fetchall()
+        keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="evidence")
+                for o in page.get("Contents", [])}
+        bodies = {k: s3.get_object(Bucket="evidence", Key=k)["Body"].read() for k in keys}
+    for guid, file_data in rows:
+        key = f"disability_compensation_supporting_form/{guid}/{json.loads(file_data)['filename']}"
+        assert (key in keys) == (labels[key][1] != "missing")
+    assert summary.missing and len(summary.corrupt) == 1
+    assert len(summary.missing) < 0.1 * len(keys)
+    assert summary.uploaded == len(keys)
+    magic = {"pdf": b"%PDF-", "png": b"\x89PNG", "jpg": b"\xff\xd8\xff", "tiff": b"II*\x00"}
+    for key, body in bodies.items():
+        kind, expected = labels[key]
+        if kind in magic:
+            assert body.startswith(magic[kind]), key
+        if kind == "pdf":
+            assert (b"%%EOF" in body[-64:]) == (expected != "corrupt"), key
+    assert len(set(bodies.values())) <= 5 * 3 + 1  # drawn from a small pool (plus the corrupt one)
 
 
 # ------------------------------------------------------------------------------ CLI
@@ -308,6 +607,7 @@ def test_cli_help() -> None:
     assert res.returncode == 0 and "seed" in res.stdout and "schema" in res.stdout
     res = _cli("seed", "--help")
     assert res.returncode == 0 and "--as-of" in res.stdout and "--batch-rows" in res.stdout
+    assert "--evidence-bucket" in res.stdout and "--s3-endpoint" in res.stdout
 
 
 def test_cli_unreachable_database_is_one_line() -> None:

@@ -1,5 +1,5 @@
-"""``python -m tools.synthetic``: the generator's command line (see ``generator.py``)."""
+"""``python -m tools.synthetic``: the generator's command line (see ``cli.py``)."""
 
-from tools.synthetic.generator import main
+from tools.synthetic.cli import main
 
 raise SystemExit(main())

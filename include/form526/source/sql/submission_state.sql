@@ -91,8 +91,8 @@ CROSS JOIN LATERAL (
                       AND poll.status = 'success'
                 )
             )) AS primary_success,
-        ((s.backup_submitted_claim_id IS NOT NULL AND s.backup_submitted_claim_status IN (0, 2))
-            OR s.backup_submitted_claim_status = 2) AS backup_success,
+        COALESCE((s.backup_submitted_claim_id IS NOT NULL AND s.backup_submitted_claim_status IN (0, 2))
+            OR s.backup_submitted_claim_status = 2, false) AS backup_success,
         (latest_rem.success IS TRUE
             AND NOT (w.include_email_notified AND latest_rem.remediation_type = 2)) AS remediated
 ) AS c
