@@ -285,6 +285,60 @@ def with_uploads() -> tuple[dict[str, Any], dict[str, Any]]:
     return form, auth
 
 
+# --- hostile input: every one must still give structurally valid PDFs -----------------------------
+
+HOSTILE_TEXT = (
+    "Emoji 😀😂🙀 🦄 𝐀𝔅 | RTL שלום עולם مرحبا بالعالم \u202eevil\u202c | combining e\u0301\u0301\u0301 Z\u0335\u0321 "
+    "| NUL\x00 BEL\x07 ESC\x1b DEL\x7f | <script>alert('x')</script> &amp; </para> &#0; | \ud800 lone"
+)
+"""One line of everything a PDF writer can trip over (emoji, astral letters, RTL, bidi overrides,
+combining marks, control characters, markup, a lone surrogate)."""
+HOSTILE_END = "END-OF-HOSTILE-TEXT"
+
+
+def nested(depth: int, leaf: Any = "bottom") -> Any:
+    """`leaf` inside `depth` levels of alternating objects and lists."""
+    value = leaf
+    for level in range(depth):
+        value = {"level": value} if level % 2 else [value]
+    return value
+
+
+def hostile_characters() -> tuple[dict[str, Any], dict[str, Any]]:
+    """HOSTILE_TEXT in names, the address, free text, a disability and an ancillary form."""
+    form, auth = ancillary_forms()
+    auth.update(va_eauth_firstName=f"Sam 😀 {HOSTILE_TEXT[:40]}", va_eauth_lastName="O'Néill <b>שלום</b>")
+    f = form526_of(form)
+    f["veteran"]["currentMailingAddress"]["addressLine1"] = HOSTILE_TEXT
+    f["disabilities"][0]["name"] = f"Knee 😀 {HOSTILE_TEXT}"
+    f["disabilities"][0]["serviceRelevance"] = HOSTILE_TEXT * 30
+    f["overflowText"] = f"{HOSTILE_TEXT}\n\n{HOSTILE_TEXT} {HOSTILE_END}"
+    form["form4142"]["limitedConsent"] = HOSTILE_TEXT
+    form["form4142"][HOSTILE_TEXT] = "a key full of hostile characters"
+    return form, auth
+
+
+def hostile_sizes(chars: int = 1_000_000) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A `chars`-long remark, a very long word, a long table cell and a long key, deep ancillary nesting."""
+    form, auth = ancillary_forms()
+    f = form526_of(form)
+    words = (f"Pain after the fall {HOSTILE_TEXT} " * (chars // 120 + 1))[:chars]
+    f["overflowText"] = f"{words} {HOSTILE_END}"
+    f["disabilities"][0]["serviceRelevance"] = "W" * 50_000 + " END-OF-WORD"
+    f["treatments"][0]["center"]["name"] = "Clinic 😀 " * 10_000 + "END-OF-CELL"
+    form["form8940"]["k" * 5_000] = "value of a very long key"
+    form["form8940"]["nested"] = nested(60)
+    form["form0781"]["form0781"]["incidents"][0]["incidentDescription"] = "line\n" * 3_000 + "END-OF-LINES"
+    return form, auth
+
+
+HOSTILE: dict[str, Any] = {
+    "hostile-characters": hostile_characters,
+    "hostile-sizes": hostile_sizes,
+}
+"""Hostile samples (not in the gallery): input a renderer must survive with valid PDFs."""
+
+
 GALLERY: dict[str, Any] = {
     "typical": typical_form,
     "awkward-names": awkward_names,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timedelta
 
-from include.form526.source.dedup import Member, content_hash, deduplicate
+from include.form526.package.json_limits import MAX_JSON_CHARS
+from include.form526.source.dedup import Member, content_hash, deduplicate, form_json_problem
+from tools import samples
 
 T0 = datetime(2023, 1, 1)
 
@@ -91,3 +94,40 @@ def test_a_remediated_but_not_established_first_member_decides_nothing():
 def test_two_credentials_of_one_veteran_share_the_veteran_key():
     kept, skipped = verdict(m(1, "failed", 0, user="acct:A"), m(2, "failed", 1, user="acct:A"))
     assert (kept, skipped) == ([1], {2: 1})
+
+
+def _deep(depth: int, leaf: str = "bottom") -> str:
+    """Well-formed form_json with `leaf` `depth` lists deep (built as text: json.dumps would recurse)."""
+    return '{"form526": {"form526": {"nested": ' + "[" * depth + json.dumps(leaf) + "]" * depth + "}}}"
+
+
+def test_content_hash_of_a_deeply_nested_form_does_not_raise():
+    # ~1,000 levels once raised RecursionError and failed every extract that met the row
+    for depth in (100, 1_000, 100_000):
+        digest = content_hash(_deep(depth))
+        assert len(digest) == 64 and digest == content_hash(_deep(depth))
+    assert content_hash(_deep(1_000)) != content_hash(_deep(1_000, "other"))
+    assert content_hash("[" * 500_000) != content_hash("[" * 500_001)
+
+
+def test_over_limit_text_is_not_parsed_and_never_shares_a_normal_hash():
+    deep = _deep(1_000)
+    assert content_hash(deep) != hashlib.sha256(deep.encode()).hexdigest()  # not the unparseable-text hash
+    big = json.dumps({"form526": {"form526": {"overflowText": "x" * MAX_JSON_CHARS}}})
+    canonical = json.dumps(json.loads(big), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert content_hash(big) != hashlib.sha256(canonical.encode()).hexdigest()
+    assert content_hash(big) != hashlib.sha256(big.encode()).hexdigest()
+
+
+def test_form_json_problem_names_the_limit():
+    assert form_json_problem(json.dumps(samples.typical_form())) is None
+    assert form_json_problem(None) is None
+    assert form_json_problem("{not json") is None  # unparseable is not over a limit: it hashes as-is
+    assert form_json_problem(_deep(1_000)) == "form_json_too_deep"
+    assert form_json_problem(" " * (MAX_JSON_CHARS + 1)) == "form_json_too_large"
+
+
+def test_content_hash_of_a_lone_surrogate_escape_does_not_raise():
+    # json.loads accepts "\ud800"; encoding it back as plain UTF-8 raised UnicodeEncodeError
+    assert content_hash('{"a": "\\ud800"}') == content_hash('{ "a" : "\\ud800" }')
+    assert content_hash('{"a": "\\ud800"}') != content_hash('{"a": "\\ud801"}')

@@ -84,7 +84,7 @@ CASES: list[tuple[str, Any, Any, str | list[str]]] = [
     ("form-json-null", "null", auth(), "form_json_invalid"),
     ("form-none", None, auth(), "form_json_invalid"),
     ("form-empty", "", auth(), "form_json_invalid"),
-    ("form-deeply-nested", "[" * 100_000 + "]" * 100_000, auth(), "form_json_invalid"),
+    ("form-deeply-nested", "[" * 100_000 + "]" * 100_000, auth(), "form_json_too_deep"),
     ("form526-absent", {"form526_uploads": []}, auth(), "form526_missing"),
     ("form526-null", {"form526": None}, auth(), "form526_missing"),
     ("form526-inner-absent", {"form526": {}}, auth(), "form526_missing"),
@@ -214,7 +214,7 @@ def test_unexpected_reportlab_failure_becomes_render_failed(monkeypatch: pytest.
 
 def test_error_codes_are_the_documented_ones() -> None:
     documented = {
-        "form_json_invalid", "form526_missing", "auth_headers_invalid", "identity_missing", "file_number_invalid",
-        "render_failed", "package_unexpected",
+        "form_json_invalid", "form_json_too_large", "form_json_too_deep", "form526_missing", "auth_headers_invalid",
+        "identity_missing", "file_number_invalid", "render_failed", "package_unexpected",
     }
     assert documented == ERROR_CODES

@@ -155,7 +155,7 @@ def render_ancillary(form: AncillaryForm, submission: Submission) -> bytes:
     else:
         story += _grouped_fields(form.data)
     story.append(pf.heading("Electronic signature"))
-    story.append(pf.safe_paragraph(signature_stamp(submission), t.block))
+    story += pf.text_flowables(signature_stamp(submission), t.block)
     form_number = f"VA Form {form.form}"
     return pf.render_pdf(
         story,

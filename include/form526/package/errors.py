@@ -6,8 +6,11 @@ Error codes raised as `PackageError(code, detail)`; `detail` never holds input d
 code                     meaning
 =======================  ==================================================================
 form_json_invalid        form_json is missing, not JSON, or not a JSON object
+form_json_too_large      form_json is longer than `json_limits.MAX_JSON_CHARS`: not parsed
+form_json_too_deep       form_json nests deeper than `json_limits.MAX_JSON_DEPTH`: not parsed
 form526_missing          form_json has no `form526.form526` object
-auth_headers_invalid     auth_headers_json is missing, not JSON, or not a JSON object
+auth_headers_invalid     auth_headers_json is missing, not JSON, or not a JSON object, or is
+                         over the same size or nesting limits
 identity_missing         auth headers lack the veteran's first or last name (or it has no
                          letters usable in metadata)
 file_number_invalid      "file number is invalid. It must be 8 or 9 digits"
@@ -20,6 +23,8 @@ package_unexpected       an unexpected exception outside rendering (raised by th
 from __future__ import annotations
 
 FORM_JSON_INVALID = "form_json_invalid"
+FORM_JSON_TOO_LARGE = "form_json_too_large"
+FORM_JSON_TOO_DEEP = "form_json_too_deep"
 FORM526_MISSING = "form526_missing"
 AUTH_HEADERS_INVALID = "auth_headers_invalid"
 IDENTITY_MISSING = "identity_missing"
@@ -27,7 +32,8 @@ FILE_NUMBER_INVALID = "file_number_invalid"
 RENDER_FAILED = "render_failed"
 PACKAGE_UNEXPECTED = "package_unexpected"
 ERROR_CODES = frozenset({
-    FORM_JSON_INVALID, FORM526_MISSING, AUTH_HEADERS_INVALID, IDENTITY_MISSING, FILE_NUMBER_INVALID, RENDER_FAILED,
+    FORM_JSON_INVALID, FORM_JSON_TOO_LARGE, FORM_JSON_TOO_DEEP, FORM526_MISSING, AUTH_HEADERS_INVALID,
+    IDENTITY_MISSING, FILE_NUMBER_INVALID, RENDER_FAILED,
     PACKAGE_UNEXPECTED,
 })
 

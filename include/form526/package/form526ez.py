@@ -371,7 +371,7 @@ def _evidence(entries: Sequence[EvidenceEntry]) -> list[Flowable]:
 def _overflow(value: object) -> list[Flowable]:
     if is_empty(value):
         return []
-    return [pf.heading("Additional remarks (overflow text)"), pf.safe_paragraph(value, pf.theme().block)]
+    return [pf.heading("Additional remarks (overflow text)"), *pf.text_flowables(value, pf.theme().block)]
 
 
 def _other(claim: Claim) -> list[Flowable]:

@@ -25,10 +25,13 @@ from include.form526.package.errors import (
     AUTH_HEADERS_INVALID,
     FORM526_MISSING,
     FORM_JSON_INVALID,
+    FORM_JSON_TOO_DEEP,
+    FORM_JSON_TOO_LARGE,
     IDENTITY_MISSING,
     PackageError,
 )
 from include.form526.package.fields import JsonValue, date_text, extras, is_empty
+from include.form526.package.json_limits import TOO_DEEP, TOO_LARGE, json_problem
 from include.form526.package.text_safety import to_text
 
 MAX_SECONDARY_DEPTH = 5
@@ -286,14 +289,19 @@ class Submission:
 # --- parsing --------------------------------------------------------------------------------
 
 def parse_submission(row: SourceSubmission) -> Submission:
-    """Parse one row into the view; raises PackageError (form_json_invalid, form526_missing,
-    auth_headers_invalid, identity_missing) for data no package can be built from."""
-    form = _parse_object(row.form_json, FORM_JSON_INVALID, "form_json")
+    """Parse one row into the view; raises PackageError (form_json_invalid, form_json_too_large,
+    form_json_too_deep, form526_missing, auth_headers_invalid, identity_missing) for data no package
+    can be built from."""
+    form = _parse_object(row.form_json, "form_json", {
+        None: FORM_JSON_INVALID, TOO_LARGE: FORM_JSON_TOO_LARGE, TOO_DEEP: FORM_JSON_TOO_DEEP,
+    })
     inner = form.get("form526")
     inner = inner.get("form526") if isinstance(inner, Mapping) else None
     if not isinstance(inner, Mapping):
         raise PackageError(FORM526_MISSING, "form_json has no form526.form526 object")
-    auth = _parse_object(row.auth_headers_json, AUTH_HEADERS_INVALID, "auth_headers_json")
+    auth = _parse_object(row.auth_headers_json, "auth_headers_json", {
+        None: AUTH_HEADERS_INVALID, TOO_LARGE: AUTH_HEADERS_INVALID, TOO_DEEP: AUTH_HEADERS_INVALID,
+    })
     identity = parse_identity(auth)
     if not identity.first_name or not identity.last_name:
         raise PackageError(IDENTITY_MISSING, "auth headers have no veteran first and last name")
@@ -309,16 +317,32 @@ def parse_submission(row: SourceSubmission) -> Submission:
     )
 
 
-def _parse_object(raw: object, code: str, what: str) -> dict[str, Any]:
+_PROBLEM_DETAIL = {TOO_LARGE: "is over the size limit", TOO_DEEP: "nests deeper than the limit"}
+
+
+def _parse_object(raw: object, what: str, codes: Mapping[str | None, str]) -> dict[str, Any]:
+    """The JSON object in `raw`; `codes[None]` for bad JSON, `codes[problem]` for text over a limit.
+
+    The limits are checked before parsing: json.loads (and every walk of its result) recurses once
+    per nesting level.
+    """
     # json errors quote the input around the fault, so their text is never kept.
     if raw is None or not isinstance(raw, (str, bytes, bytearray)):
-        raise PackageError(code, f"{what} is empty")
+        raise PackageError(codes[None], f"{what} is empty")
+    if isinstance(raw, (bytes, bytearray)):
+        try:
+            raw = bytes(raw).decode(json.detect_encoding(raw), "surrogatepass")  # as json.loads decodes
+        except (UnicodeDecodeError, LookupError):
+            raise PackageError(codes[None], f"{what} is not valid JSON") from None
+    problem = json_problem(raw)
+    if problem is not None:
+        raise PackageError(codes[problem], f"{what} {_PROBLEM_DETAIL[problem]}")
     try:
         value = json.loads(raw)
     except (ValueError, RecursionError):
-        raise PackageError(code, f"{what} is not valid JSON") from None
+        raise PackageError(codes[None], f"{what} is not valid JSON") from None
     if not isinstance(value, dict):
-        raise PackageError(code, f"{what} is JSON but not an object")
+        raise PackageError(codes[None], f"{what} is JSON but not an object")
     return value
 
 

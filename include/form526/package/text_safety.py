@@ -90,6 +90,57 @@ def markup_of_clean(text: str) -> str:
     return escape(text).replace("\n", "<br/>")
 
 
+CHUNK_CHARS = 1500
+"""Longest run of text (about) one layout paragraph holds; see `markup_chunks`."""
+CHUNK_LINES = 10
+"""Most lines one layout paragraph holds."""
+_NBSP = "\u00a0"
+
+
+def markup_chunks(text: str, max_chars: int = CHUNK_CHARS, max_lines: int = CHUNK_LINES) -> list[str]:
+    """Paragraph markup for clean text, cut into chunks of at most `max_lines` lines and `max_chars` characters.
+
+    Laying out one paragraph costs time quadratic in its length; bounded chunks keep the whole text
+    linear. A line longer than `max_chars` is cut at its last space in the second half of the window
+    (the space is kept as the joint), else mid-word (rejoined without a space when both parts share a
+    chunk). Every character of `text` appears, escaped, in order. An empty line is a no-break space,
+    so that a blank line keeps its height at either end of a chunk.
+    """
+    chunks: list[str] = []
+    parts: list[str] = []
+    size = lines = 0
+    for line in text.split("\n"):
+        for joint, piece in _pieces(line, max_chars):
+            if parts and (size + len(piece) > max_chars or (joint == "\n" and lines >= max_lines)):
+                chunks.append("".join(parts))
+                parts, size, lines = [], 0, 0
+            if parts:
+                parts.append("<br/>" if joint == "\n" else joint)
+            parts.append(escape(piece) if piece else _NBSP)
+            size += len(piece)
+            lines += joint == "\n"
+    if parts:
+        chunks.append("".join(parts))
+    return chunks
+
+
+def _pieces(line: str, max_chars: int) -> list[tuple[str, str]]:
+    """(joint to the previous piece, piece): the first piece's joint is a newline, then ' ' or ''."""
+    pieces: list[tuple[str, str]] = []
+    joint, start = "\n", 0
+    while len(line) - start > max_chars:
+        end = start + max_chars
+        cut = line.rfind(" ", start + max_chars // 2, end)
+        if cut < 0:
+            pieces.append((joint, line[start:end]))
+            joint, start = "", end
+        else:
+            pieces.append((joint, line[start:cut]))
+            joint, start = " ", cut + 1
+    pieces.append((joint, line[start:]))
+    return pieces
+
+
 def _covers_printable_ascii(covered: Collection[int]) -> bool:
     if isinstance(covered, frozenset):
         return _frozen_covers_printable_ascii(covered)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,11 +29,13 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from include.form526.package.text_safety import (
+    CHUNK_CHARS,
+    CHUNK_LINES,
     FALLBACK_REPLACEMENT,
     REPLACEMENT,
     clean_text,
+    markup_chunks,
     markup_of_clean,
-    paragraph_markup,
 )
 
 FONT = "DejaVuSans"
@@ -121,8 +124,35 @@ class _SubsetCachingFace(TTFontFace):
         return doc.Reference(descriptor, "fontDescriptor:" + fontname)
 
 
+# A ToUnicode entry whose Unicode value has 5 or 6 hex digits: a code point outside the BMP.
+_ASTRAL_CMAP_ENTRY = re.compile(r"^(<[0-9A-F]{2}>) <([0-9A-F]{5,6})>$", re.MULTILINE)
+
+
+def _utf16_hex(match: re.Match[str]) -> str:
+    return f"{match[1]} <{chr(int(match[2], 16)).encode('utf-16-be').hex().upper()}>"
+
+
+class _Font(TTFont):
+    """reportlab's TTFont, with a valid ToUnicode map for characters outside the BMP.
+
+    DejaVu Sans draws some of them (emoticons U+1F600-U+1F640, mathematical letters, Old Italic), but
+    reportlab writes each ToUnicode entry as ``<%04X>``: U+1F600 becomes ``<1F600>``, an odd number of
+    hex digits that strict readers reject (and text extraction loses). The PDF Reference wants UTF-16BE
+    there, i.e. a surrogate pair (``<D83DDE00>``); such entries are rewritten once reportlab has made
+    the font objects. Only this font class is changed, not reportlab.
+    """
+
+    def addObjects(self, doc: pdfdoc.PDFDocument) -> None:
+        super().addObjects(doc)
+        for font in doc.idToObject["BasicFonts"].dict.values():
+            reference = getattr(font, "ToUnicode", None)
+            cmap = doc.idToObject.get(getattr(reference, "name", None))
+            if isinstance(cmap, pdfdoc.PDFStream) and isinstance(cmap.content, str):
+                cmap.content = _ASTRAL_CMAP_ENTRY.sub(_utf16_hex, cmap.content)
+
+
 def _ttf(name: str, file_name: str) -> TTFont:
-    font = TTFont(name, os.path.join(FONT_DIR, file_name))
+    font = _Font(name, os.path.join(FONT_DIR, file_name))
     font.face.__class__ = _SubsetCachingFace  # same data, cached subsets
     return font
 
@@ -203,10 +233,67 @@ def theme() -> Theme:
     )
 
 
-def safe_paragraph(value: object, style: ParagraphStyle | None = None) -> Paragraph:
-    """A Paragraph showing `value` literally (escaped, cleaned, undrawable chars replaced)."""
+class TextRun(Flowable):
+    """Long text as consecutive bounded paragraphs, where one flowable is wanted (headings); never in a table.
+
+    It always asks to be split (the idiom of reportlab's own KeepTogether) and splits into its
+    paragraphs, which the frame then lays out one by one: linear time however long the text.
+    """
+
+    def __init__(self, paragraphs: list[Paragraph]) -> None:
+        super().__init__()
+        self._paragraphs = paragraphs
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        return availWidth, 0xFFFFFF
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
+        return list(self._paragraphs)
+
+    def draw(self) -> None:  # never drawn: always split first
+        pass
+
+
+def text_flowables(value: object, style: ParagraphStyle | None = None) -> list[Flowable]:
+    """`value` shown literally (escaped, cleaned, undrawable chars replaced), as paragraphs.
+
+    Short text is one Paragraph. Longer text is cut into paragraphs of at most CHUNK_LINES lines
+    and about CHUNK_CHARS characters: reportlab lays out and splits one paragraph in time quadratic
+    in its length (a 1 MB paragraph took minutes), bounded ones in linear time overall.
+    """
     t = theme()
-    return Paragraph(paragraph_markup(value, t.covered, t.replacement), style or t.value)
+    return _paragraphs(clean_text(value, t.covered, t.replacement), style or t.value)
+
+
+def _paragraphs(text: str, style: ParagraphStyle) -> list[Flowable]:
+    """Paragraphs for text that already went through clean_text."""
+    if len(text) <= CHUNK_CHARS and text.count("\n") < CHUNK_LINES:
+        return [Paragraph(markup_of_clean(text), style)]
+    chunks = markup_chunks(text)
+    if len(chunks) == 1:
+        return [Paragraph(chunks[0], style)]
+    first, middle, last = _run_styles(style)
+    return [
+        Paragraph(chunk, first if i == 0 else last if i == len(chunks) - 1 else middle)
+        for i, chunk in enumerate(chunks)
+    ]
+
+
+@functools.lru_cache(maxsize=16)
+def _run_styles(style: ParagraphStyle) -> tuple[ParagraphStyle, ParagraphStyle, ParagraphStyle]:
+    """Styles for the first, middle and last chunk of one text: the space around a paragraph goes only
+    around the whole text, and only the last chunk keeps a heading's keepWithNext (platypus groups a
+    run of keepWithNext flowables into one KeepTogether re-measured per member: quadratic)."""
+    first = ParagraphStyle(f"{style.name}-first", parent=style, spaceAfter=0, keepWithNext=0)
+    middle = ParagraphStyle(f"{style.name}-middle", parent=first, spaceBefore=0)
+    last = ParagraphStyle(f"{style.name}-last", parent=style, spaceBefore=0)
+    return first, middle, last
+
+
+def safe_paragraph(value: object, style: ParagraphStyle | None = None) -> Flowable:
+    """One flowable showing `value` literally: a Paragraph, or a run of bounded ones when it is long."""
+    paragraphs = text_flowables(value, style)
+    return paragraphs[0] if len(paragraphs) == 1 else TextRun(paragraphs)
 
 
 def safe_text(value: object) -> str:
@@ -215,19 +302,19 @@ def safe_text(value: object) -> str:
     return clean_text(value, t.covered, t.replacement)
 
 
-def heading(text: str) -> Paragraph:
+def heading(text: str) -> Flowable:
     return safe_paragraph(text, theme().heading)
 
 
-def subheading(text: object) -> Paragraph:
+def subheading(text: object) -> Flowable:
     return safe_paragraph(text, theme().subheading)
 
 
-def minor_heading(text: object) -> Paragraph:
+def minor_heading(text: object) -> Flowable:
     return safe_paragraph(text, theme().minor)
 
 
-def note(text: object) -> Paragraph:
+def note(text: object) -> Flowable:
     return safe_paragraph(text, theme().muted)
 
 
@@ -256,8 +343,8 @@ def field_list(rows: Iterable[tuple[object, object]]) -> list[Flowable]:
             continue
         if _is_long(value_text) or len(label_text) > LONG_LABEL_CHARS:
             flush()
-            out.append(Paragraph(markup_of_clean(label_text), t.label))
-            out.append(Paragraph(markup_of_clean(value_text), t.block))
+            out += _paragraphs(label_text, t.label)
+            out += _paragraphs(value_text, t.block)
             continue
         pending.append([label_cell, _cell(value_text, FONT, 9, CONTENT_WIDTH - LABEL_WIDTH, t.value)])
     flush()

@@ -25,6 +25,8 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
+from include.form526.package.json_limits import json_problem
+
 VOLATILE_KEYS = frozenset({
     "claimDate",                  # filled from the submission time
     "applicationExpirationDate",  # moves with the intent to file
@@ -43,16 +45,41 @@ def _strip(value: Any) -> Any:
     return value
 
 
+def form_json_problem(form_json: str | None) -> str | None:
+    """'form_json_too_large' or 'form_json_too_deep' when the text must not be parsed, else None.
+
+    Extraction counts these rows; `content_hash` gives each one a hash of its own (see there).
+    """
+    if form_json is None:
+        return None
+    problem = json_problem(form_json)
+    return f"form_json_{problem}" if problem else None
+
+
 def content_hash(form_json: str | None) -> str:
-    """SHA-256 of the form with volatile keys removed; unparseable text hashes as-is."""
+    """SHA-256 of the form with volatile keys removed; unparseable text hashes as-is.
+
+    Never raises. Text over the size or nesting limits is not parsed: its hash is taken over a marker
+    (a 0xFF byte, which no UTF-8 text holds) and the raw text's own digest, so it never equals the hash
+    of a parseable form and only byte-identical copies share it.
+    """
     if form_json is None:
         return hashlib.sha256(b"null").hexdigest()
-    try:
-        data = json.loads(form_json)
-    except ValueError:
-        return hashlib.sha256(form_json.encode("utf-8", "replace")).hexdigest()
-    canonical = json.dumps(_strip(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    problem = form_json_problem(form_json)
+    if problem is None:
+        try:
+            canonical = json.dumps(
+                _strip(json.loads(form_json)), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+            )
+        except ValueError:
+            return hashlib.sha256(form_json.encode("utf-8", "replace")).hexdigest()
+        except RecursionError:  # not expected under the depth limit; still never fail an extract
+            problem = "form_json_too_deep"
+        else:
+            # surrogatepass: json.loads accepts a lone "\ud800" escape, which plain UTF-8 cannot encode.
+            return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+    raw = hashlib.sha256(form_json.encode("utf-8", "surrogatepass")).digest()
+    return hashlib.sha256(b"\xff" + problem.encode("ascii") + b"\x00" + raw).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from include.form526.delivery.ledger import Candidate
 from include.form526.source.decryption import Column, RowDecryptor
-from include.form526.source.dedup import content_hash
+from include.form526.source.dedup import content_hash, form_json_problem
 from include.form526.source.lockbox import DecryptError
 from include.form526.source.selection import SUBMISSION_STATE_SQL, state_params
 
@@ -129,12 +129,14 @@ def stream_candidates(conn, scope: ScopeFilter, decryptor: RowDecryptor | None =
     with read_only(conn):
         for sid, veteran, created, state, in_scope, *form in _stream(conn, sql, scope.params(), "form526_candidates"):
             if decryptor is None:
+                _count_problem(form[0], stats)
                 digest = content_hash(form[0])
             else:
                 try:
                     (form_json,) = decryptor.decrypt_row(
                         model_name="Form526Submission", model_id=sid, table="form526_submissions",
                         encrypted_kms_key=form[1], columns=[Column("form_json_ciphertext", form[0])])
+                    _count_problem(form_json, stats)
                     digest = content_hash(form_json)
                 except DecryptError as exc:
                     stats.count(exc.code)
@@ -146,6 +148,13 @@ def count_dangling_accounts(conn, scope: ScopeFilter) -> int:
     """How many distinct ``user_account_id`` values of in-scope submissions have no ``user_accounts`` row."""
     with read_only(conn):
         return int(conn.execute(DANGLING_ACCOUNTS_SQL, scope.params()).fetchone()[0])
+
+
+def _count_problem(form_json: str | None, stats: ExtractStats) -> None:
+    """A form over the size or nesting limits is hashed without parsing (never a crashed extract): count it."""
+    problem = form_json_problem(form_json)
+    if problem:
+        stats.count(problem)
 
 
 @dataclass(frozen=True)
