@@ -24,7 +24,7 @@ from tools.devservices import postgres_conn_json, with_database
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DAG_ID = "form526_backlog_resubmission"
-SOURCE_TABLES = ("form526_submissions", "form526_job_statuses", "form526_submission_remediations")
+SOURCE_TABLES = ("form526_submissions", "form526_job_statuses", "form526_submission_remediations", "form_attachments")
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,9 @@ def test_every_object_written_is_encrypted(seeded):
     keys = [k for k in h.list_keys(seeded) if run_key(run_id) in k]
     assert any(k.endswith(".zip") for k in keys) and any(k.endswith("manifest.csv") for k in keys)
     assert {k.rsplit("/", 1)[1] for k in keys if "/reports/" in k} == {
-        "reconciliation.csv", "summary.json", "remaining.csv", "vba_handoff.csv"}
+        "reconciliation.csv", "summary.json", "remaining.csv"}
+    # presigned URLs are a secret: apart from the reports, under their own prefix
+    assert [k for k in keys if k.endswith("vba_handoff.csv")] == [f"form526/handoff/{run_key(run_id)}/vba_handoff.csv"]
     for k in keys:
         assert s3.head_object(Bucket=h.BUCKET, Key=k).get("ServerSideEncryption") == "AES256", k
 
@@ -95,7 +97,7 @@ def test_vba_handoff_urls_fetch_the_package_and_expire(seeded):
                                              "redeliver": True, "vba_handoff": True,
                                              "vba_handoff_expiry_hours": 6})
     assert state == "success"
-    rows = h.get_bytes(seeded, f"form526/reports/{run_key(run_id)}/vba_handoff.csv").decode().splitlines()
+    rows = h.get_bytes(seeded, f"form526/handoff/{run_key(run_id)}/vba_handoff.csv").decode().splitlines()
     assert rows[0] == "submission_id,url" and len(rows) > 1
     _, url = rows[1].split(",", 1)
     query = parse_qs(urlsplit(url).query)
@@ -117,17 +119,20 @@ def test_handoff_expiry_is_bounded(conf, airflow_db):
 
 @pytest.fixture
 def reader_role(seeded):
-    """A login role with SELECT on the three source tables and nothing else."""
+    """A login role with SELECT on the source tables (user_accounts: the id column only) and nothing else."""
     role = f"form526_reader_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(seeded.source_dsn, autocommit=True) as admin:
         admin.execute(f'CREATE ROLE "{role}" LOGIN')
         admin.execute(f'GRANT CONNECT ON DATABASE "{seeded.source_db}" TO "{role}"')
         admin.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
         admin.execute(f'GRANT SELECT ON {", ".join(SOURCE_TABLES)} TO "{role}"')
+        # user_accounts: only the id (to count submissions whose account points nowhere), never the ICN
+        admin.execute(f'GRANT SELECT (id) ON user_accounts TO "{role}"')
     dsn = with_database(seeded.server_dsn.replace("postgres@", f"{role}@"), seeded.source_db)
     yield role, dsn
     with psycopg.connect(seeded.source_dsn, autocommit=True) as admin:
         admin.execute(f'REVOKE ALL ON {", ".join(SOURCE_TABLES)} FROM "{role}"')
+        admin.execute(f'REVOKE ALL (id) ON user_accounts FROM "{role}"')
         admin.execute(f'REVOKE ALL ON SCHEMA public FROM "{role}"')
         admin.execute(f'REVOKE ALL ON DATABASE "{seeded.source_db}" FROM "{role}"')
         admin.execute(f'DROP ROLE "{role}"')
