@@ -2,17 +2,19 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt | sha1sum | cut -c1-12)
+REQS   := requirements.txt requirements-dev.txt constraints.txt
+STAMP  := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: setup demo test lint unit gallery bench lock compose-check clean
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt constraints.txt
+## The development virtualenv: runtime (requirements.txt) + dev services and tests (requirements-dev.txt).
+$(STAMP): $(REQS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
-	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
 ## Seed a throwaway vets-api database, run the backlog DAG end to end, print the report.
@@ -42,12 +44,12 @@ bench: setup
 compose-check: setup
 	"$$($(BIN)/python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')" -f docker-compose.yaml --env-file .env.example config -q
 
-## Re-resolve the lock after changing requirements.txt.
+## Re-resolve the lock after changing requirements.txt or requirements-dev.txt (the lock covers both).
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet --upgrade "pip==26.3"
-	.lockenv/bin/python -m pip install --quiet -r requirements.txt
-	(echo "# Full lock: every package of a resolved install of requirements.txt (Python 3.11, linux x86_64)."; \
+	.lockenv/bin/python -m pip install --quiet -r requirements-dev.txt
+	(echo "# Full lock: every package of a resolved install of requirements-dev.txt (Python 3.11, linux x86_64)."; \
 	 echo "# Made with: make lock"; \
 	 .lockenv/bin/python -m pip freeze --exclude-editable | grep -v -E "^(-e|pip==|setuptools==|wheel==)") > constraints.txt
 	rm -rf .lockenv

@@ -60,14 +60,23 @@ class DeliverBatchOperator(BaseOperator):
         self.claim_ttl_minutes = claim_ttl_minutes
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from include.form526.delivery.batch import BatchSpec, deliver_batch
+        from form526_sources import evidence_store, row_decryptor
+
+        from include.form526 import config
+        from include.form526.delivery.batch import BatchSpec, EvidenceSettings, deliver_batch
         from include.form526.delivery.object_store import Encryption, ObjectStore
+        from include.form526.package.evidence import EvidenceLimits
 
         b = self.batch
         spec = BatchSpec(run_id=b["run_id"], run_key=b["run_key"], batch_no=int(b["batch_no"]), bucket=b["bucket"],
                          key_prefix=b["key_prefix"], redeliver=bool(b.get("redeliver")),
                          claim_ttl_minutes=self.claim_ttl_minutes)
-        store = ObjectStore(s3_client(self.aws_conn_id), Encryption(kms_key_id=self.sse_kms_key_id or None))
+        store = ObjectStore(s3_client(self.aws_conn_id), Encryption(kms_key_id=self.sse_kms_key_id or None),
+                            multipart_threshold=config.MULTIPART_THRESHOLD_BYTES)
+        limits = EvidenceLimits(max_bytes=config.EVIDENCE_MAX_BYTES, max_image_pixels=config.EVIDENCE_MAX_PIXELS,
+                                max_pages=config.EVIDENCE_MAX_PAGES)
+        evidence = EvidenceSettings(store=evidence_store(), limits=limits, spool_bytes=config.SPOOL_BYTES)
         with pg_connection(self.source_conn_id) as source, pg_connection(self.ledger_conn_id) as led:
-            result = deliver_batch(spec, source_conn=source, ledger_conn=led, store=store)
+            result = deliver_batch(spec, source_conn=source, ledger_conn=led, store=store, evidence=evidence,
+                                   decryptor=row_decryptor())
         return result.as_xcom()

@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tools.airflow_local import create_pools, project_pools  # noqa: E402
 from tools.devservices import DevServiceError, DevServices  # noqa: E402
 from tools.synthetic import generator as synthetic  # noqa: E402
 
@@ -75,9 +76,10 @@ def main() -> int:
             summary = synthetic.seed(conn, args.n, seed=args.seed)
         print(f"    {summary.per_state}", flush=True)
 
-        print("3/4 migrating Airflow's metadata database ...", flush=True)
+        print(f"3/4 migrating Airflow's metadata database; pools {', '.join(project_pools())} ...", flush=True)
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        create_pools(env, home)  # as every deployment must: the tasks reading vets-api run in this pool
 
         conf = {"batch_size": args.batch_size, "tolerated_failure_percent": 10, **extra}
         print(f"4/4 airflow dags test {DAG_ID} -c '{json.dumps(conf)}'  (log: {log_path})", flush=True)

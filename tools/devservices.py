@@ -63,7 +63,8 @@ def _pg_bin_dir() -> Path:
             warnings.simplefilter("ignore")  # pgserver's import warns about XDG_RUNTIME_DIR; we use only its binaries
             from pgserver._commands import POSTGRES_BIN_PATH
     except ImportError as exc:  # pragma: no cover - dependency missing
-        raise DevServiceError("pgserver is not installed: pip install -r requirements.txt -c constraints.txt") from exc
+        raise DevServiceError("pgserver is not installed: "
+                              "pip install -r requirements-dev.txt -c constraints.txt") from exc
 
     if not (POSTGRES_BIN_PATH / "pg_ctl").exists():
         raise DevServiceError(f"PostgreSQL binaries not found in {POSTGRES_BIN_PATH}")

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from include.form526 import config
 from include.form526.scope import run_key
 from tests import helpers as h
 from tests.e2e.support import LiveAirflow, Unavailable, files_under, group_members, start_broker, stop_procs
@@ -52,7 +53,7 @@ def live(services, tmp_path_factory):
     except Unavailable as exc:
         print(f"skipping the live Airflow test: {exc}")
         pytest.skip(str(exc))
-    airflow = LiveAirflow(server_dsn=services.server_dsn, connections=services.airflow_connections(),
+    airflow = LiveAirflow(dag_id=DAG_ID, server_dsn=services.server_dsn, connections=services.airflow_connections(),
                           broker_url=broker.url, base=base)
     started = time.monotonic()
     try:
@@ -75,7 +76,7 @@ def triggered(live, services):
     kept, _ = h.expected_plan(h.labels(services))
     prefix = f"e2e-{uuid.uuid4().hex[:8]}"
 
-    dag = live.wait_for_dag(DAG_ID)
+    dag = live.wait_for_dag()
     assert dag["is_paused"] is True  # paused at creation, as in the compose deployment
     r = live.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
     assert r.status_code == 200, r.text
@@ -86,10 +87,10 @@ def triggered(live, services):
     r = live.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": conf})
     assert r.status_code == 200, r.text
     run_id = r.json()["dag_run_id"]
-    run = live.wait_for_run(DAG_ID, run_id, timeout=RUN_TIMEOUT)
+    run = live.wait_for_run(run_id, timeout=RUN_TIMEOUT)
     print(f"run {run_id} ended {run['state']} in {time.monotonic() - started:.0f}s")
     return {"run_id": run_id, "run": run, "kept": kept, "prefix": prefix,
-            "tis": live.task_instances(DAG_ID, run_id)}
+            "tis": live.task_instances(run_id)}
 
 
 def test_the_api_wants_a_real_login(live):
@@ -99,7 +100,7 @@ def test_the_api_wants_a_real_login(live):
 
 
 def test_bad_conf_is_refused_with_400_naming_the_param(live):
-    live.wait_for_dag(DAG_ID)
+    live.wait_for_dag()
     before = live.api("GET", f"/dags/{DAG_ID}/dagRuns").json()["total_entries"]
     r = live.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {"batch_size": -5}})
     assert r.status_code == 400, r.text
@@ -108,7 +109,7 @@ def test_bad_conf_is_refused_with_400_naming_the_param(live):
 
 
 def test_run_succeeds_with_every_batch_labelled(live, triggered):
-    states = live.task_states(DAG_ID, triggered["run_id"])
+    states = live.task_states(triggered["run_id"])
     assert triggered["run"]["state"] == "success", f"{states}\n{live.diagnostics()}"
     mapped = sorted((t for t in triggered["tis"] if t["task_id"] == "build_and_deliver"),
                     key=lambda t: t["map_index"])
@@ -121,9 +122,20 @@ def test_run_succeeds_with_every_batch_labelled(live, triggered):
     assert mapped[0]["rendered_map_index"] == f"batch 0001 · {BATCH_SIZE} submissions"
 
 
+def test_tasks_reading_vets_api_ran_in_the_source_pool(live, triggered):
+    """The launcher created the pool as a deployment must; the API shows every vets-api reader used it."""
+    pools = {(t["task_id"], t["map_index"]): t["pool"] for t in triggered["tis"]}
+    readers = {k for k, pool in pools.items() if pool == config.SOURCE_DB_POOL}
+    assert {task for task, _ in readers} == {"extract", "build_and_deliver", "reconcile"}, pools
+    assert {k for k in pools if k[0] == "build_and_deliver"} <= readers
+    assert pools[("begin_run", -1)] == "default_pool"
+    r = live.api("GET", f"/pools/{config.SOURCE_DB_POOL}")
+    assert r.status_code == 200 and r.json()["slots"] == config.SOURCE_DB_POOL_SLOTS, r.text
+
+
 def test_batch_log_has_its_summary_served_by_the_worker(live, triggered):
     ti = next(t for t in triggered["tis"] if t["task_id"] == "build_and_deliver" and t["map_index"] == 0)
-    text, sources = live.task_log(DAG_ID, triggered["run_id"], "build_and_deliver", ti["try_number"], map_index=0)
+    text, sources = live.task_log(triggered["run_id"], "build_and_deliver", ti["try_number"], map_index=0)
     assert "batch 0001 summary: uploaded=" in text, text[-2000:]
     # the API server has no copy of the file: it read it from the worker's log server over HTTP
     assert any(f":{live.log_server_port}/log/" in s for s in sources), sources
@@ -131,7 +143,7 @@ def test_batch_log_has_its_summary_served_by_the_worker(live, triggered):
 
 def test_reconcile_log_has_the_run_summary(live, triggered):
     ti = next(t for t in triggered["tis"] if t["task_id"] == "reconcile")
-    text, _ = live.task_log(DAG_ID, triggered["run_id"], "reconcile", ti["try_number"])
+    text, _ = live.task_log(triggered["run_id"], "reconcile", ti["try_number"])
     assert "reconciliation report" in text, text[-2000:]
     assert "considered" in text and "failure share" in text
 

@@ -18,11 +18,14 @@ def test_dagbag_has_no_import_errors(airflow_db):
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
-    assert {"form526_backlog_resubmission"} <= set(bag.dag_ids)
+    assert {"form526_backlog_resubmission", "form526_failure_triage"} <= set(bag.dag_ids)
     for dag_id in bag.dag_ids:
         dag = bag.get_dag(dag_id)
         assert dag.tags, f"{dag_id} has no tags"
         assert dag.doc_md, f"{dag_id} has no doc_md"
+        assert dag.description, f"{dag_id} has no description"
+        for task in dag.tasks:  # a task function's docstring becomes its doc_md, shown in the UI
+            assert task.doc_md and task.doc_md.strip(), f"{dag_id}.{task.task_id} has no docstring / doc_md"
         assert dag.start_date is not None
         for name, param in dag.params.items():
             assert param.description, f"{dag_id}.{name} has no description"

