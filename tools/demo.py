@@ -74,7 +74,9 @@ def main() -> int:
         print(f"2/4 seeding {args.n} synthetic submissions (seed {args.seed}) ...", flush=True)
         with psycopg.connect(svc.source_dsn) as conn:
             summary = synthetic.seed(conn, args.n, seed=args.seed)
+            evidence = synthetic.put_evidence(svc.boto3_client(), svc.evidence_bucket, conn, seed=args.seed)
         print(f"    {summary.per_state}", flush=True)
+        print(f"    evidence objects in s3://{svc.evidence_bucket}/: {evidence.uploaded}", flush=True)
 
         print(f"3/4 migrating Airflow's metadata database; pools {', '.join(project_pools())} ...", flush=True)
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True,
@@ -117,6 +119,8 @@ def report(svc: DevServices, out: Path, rc: int, elapsed: float) -> int:
         print(f"{status:<28}{count:>8}")
     if summary["by_error_code"]:
         print("errors: " + ", ".join(f"{k}={v}" for k, v in summary["by_error_code"].items()))
+    print(f"evidence files included: {summary.get('attachments', 0)}; not included: "
+          + (", ".join(f"{k}={v}" for k, v in summary.get("missing_evidence", {}).items()) or "none"))
     print(f"batches: {summary['batches']}  failure share: {summary['failure_percent']}%  "
           f"remaining backlog: {summary['remaining_backlog']}")
     print(f"objects written to s3://{svc.bucket}/: {len(keys)} ({len(packages)} packages)")
