@@ -6,7 +6,7 @@ REQS   := requirements.txt requirements-dev.txt constraints.txt
 STAMP  := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup demo test lint unit gallery bench lock compose-check clean
+.PHONY: setup demo test lint unit gallery bench lock compose-check secrets clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,12 @@ bench: setup
 ## its pip wrapper always exits 0, so call the binary).
 compose-check: setup
 	"$$($(BIN)/python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')" -f docker-compose.yaml --env-file .env.example config -q
+
+## .env for docker-compose.yaml: .env.example with a fresh random value for every CHANGE_ME (standard library
+## only, no virtualenv). An existing .env is kept unless FORCE=1; ENV_FILE=path writes elsewhere.
+ENV_FILE ?= .env
+secrets:
+	$(PYTHON) tools/compose_init/make_secrets.py --template .env.example --out "$(ENV_FILE)" $(if $(FORCE),--force)
 
 ## Re-resolve the lock after changing requirements.txt or requirements-dev.txt (the lock covers both).
 lock:
