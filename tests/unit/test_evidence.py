@@ -77,14 +77,21 @@ def _gif(count: int) -> bytes:
 
 def _pdf(pages: int = 2, padding: bytes = b"") -> bytes:
     """A reportlab PDF with `pages` pages; `padding` goes in an uncompressed comment-free image stream."""
+    from reportlab import rl_config
+
     buffer = io.BytesIO()
-    canvas = Canvas(buffer, invariant=1)
-    for number in range(1, pages + 1):
-        canvas.drawString(72, 720, f"Private medical record, page {number}")
-        if padding and number == 1:
-            canvas.drawInlineImage(Image.frombytes("L", (1024, len(padding) // 1024), padding), 72, 72, 100, 100)
-        canvas.showPage()
-    canvas.save()
+    saved = rl_config.useA85
+    rl_config.useA85 = 1  # inline images need it; the project's theme turns it off process-wide when first used
+    try:
+        canvas = Canvas(buffer, invariant=1)
+        for number in range(1, pages + 1):
+            canvas.drawString(72, 720, f"Private medical record, page {number}")
+            if padding and number == 1:
+                canvas.drawInlineImage(Image.frombytes("L", (1024, len(padding) // 1024), padding), 72, 72, 100, 100)
+            canvas.showPage()
+        canvas.save()
+    finally:
+        rl_config.useA85 = saved
     return buffer.getvalue()
 
 

@@ -186,9 +186,11 @@ def test_structlog_console_tracebacks_are_redacted(net):
 
 def test_the_net_adds_no_frame_to_the_callsite(net):
     buf = io.BytesIO()
+    # an explicit wrapper class: Airflow configures structlog's default one process-wide once it has run
     log = structlog.wrap_logger(structlog.BytesLogger(buf), processors=[
         structlog.processors.CallsiteParameterAdder([structlog.processors.CallsiteParameter.FILENAME]),
-        structlog.processors.JSONRenderer(serializer=_json_bytes)])
+        structlog.processors.JSONRenderer(serializer=_json_bytes)],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
     log.info("ssn=078051120")
     assert json.loads(buf.getvalue()) == {"event": f"ssn={R}", "filename": "test_pii.py"}
 
