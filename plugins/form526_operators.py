@@ -9,7 +9,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from include.form526 import pii
-from include.form526.config import LEDGER_CONN_ID, S3_CONN_ID, SOURCE_CONN_ID
+from include.form526.config import BATCH_PREFIX_XCOM_KEY, LEDGER_CONN_ID, S3_CONN_ID, SOURCE_CONN_ID
 
 # Every process that parses these DAGs (dag processor, each task) gets the log redaction safety net.
 pii.install()
@@ -71,6 +71,8 @@ class DeliverBatchOperator(BaseOperator):
         spec = BatchSpec(run_id=b["run_id"], run_key=b["run_key"], batch_no=int(b["batch_no"]), bucket=b["bucket"],
                          key_prefix=b["key_prefix"], redeliver=bool(b.get("redeliver")),
                          claim_ttl_minutes=self.claim_ttl_minutes)
+        # where this batch writes, for its "S3 batch folder" extra link (plugins/form526_links.py)
+        context["ti"].xcom_push(key=BATCH_PREFIX_XCOM_KEY, value=f"s3://{spec.bucket}/{spec.batch_prefix}")
         store = ObjectStore(s3_client(self.aws_conn_id), Encryption(kms_key_id=self.sse_kms_key_id or None),
                             multipart_threshold=config.MULTIPART_THRESHOLD_BYTES)
         limits = EvidenceLimits(max_bytes=config.EVIDENCE_MAX_BYTES, max_image_pixels=config.EVIDENCE_MAX_PIXELS,

@@ -95,6 +95,14 @@ SOURCE_DB_POOL_SLOTS = int(os.environ.get("FORM526_SOURCE_DB_POOL_SLOTS", str(MA
 """Slots the project gives that pool where it creates it (compose init, demo, launchers). The default does not
 throttle one backlog run below its own cap; lower it to spare the read replica."""
 SOURCE_DB_POOL_DESCRIPTION = "form526: tasks reading the vets-api database (one slot = one connection)"
+DEFAULT_S3_CONSOLE_URL_TEMPLATE = "https://console.aws.amazon.com/s3/{view}/{bucket}?prefix={key}"
+S3_CONSOLE_URL_TEMPLATE = (os.environ.get("FORM526_S3_CONSOLE_URL_TEMPLATE", "").strip()
+                           or DEFAULT_S3_CONSOLE_URL_TEMPLATE)
+"""Target of the tasks' extra links to what they wrote on S3 (plugins/form526_links.py), read by the API server.
+Placeholders: {bucket}; {key} (percent-encoded); {key_b64} (base64, as the MinIO console's /browser/ paths want);
+{view}: ``object`` for one object, ``buckets`` for a prefix (the AWS console's object page and folder listing)."""
+BATCH_PREFIX_XCOM_KEY = "form526_s3_prefix"
+"""XCom key under which a mapped batch pushes its S3 folder (``s3://bucket/.../batch-NNNN/``), for its extra link."""
 ALERT_NOTIFIERS_ENV = "FORM526_ALERT_NOTIFIERS"
 """JSON list of the notifiers a failed task's alert goes to (plugins/form526_notifier.py), e.g.
 [{"type": "smtp", "conn_id": "smtp_default", "to": "team@example.gov"}]; read when a task fails."""

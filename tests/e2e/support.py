@@ -11,9 +11,12 @@ reach the API server over the worker's log server, never through a shared folder
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 from tools.airflow_local import (
     ROOT,
@@ -27,8 +30,52 @@ from tools.airflow_local import (
     stop_procs,
 )
 
-__all__ = ["ROOT", "Broker", "LiveAirflow", "Proc", "Unavailable", "files_under", "group_members", "start_broker",
-           "start_proc", "stop_procs"]
+__all__ = [
+    "BACKLOG_DAG_ID",
+    "BATCH_SIZE",
+    "ROOT",
+    "RUN_TIMEOUT",
+    "TRIAGE_DAG_ID",
+    "Broker",
+    "LiveAirflow",
+    "N",
+    "Proc",
+    "Unavailable",
+    "console_template",
+    "files_under",
+    "group_members",
+    "in_ci",
+    "skip_or_fail",
+    "start_broker",
+    "start_proc",
+    "stop_procs",
+]
+
+BACKLOG_DAG_ID = "form526_backlog_resubmission"
+TRIAGE_DAG_ID = "form526_failure_triage"
+N = 1200
+"""Submissions seeded for the e2e backlog run."""
+BATCH_SIZE = 40
+RUN_TIMEOUT = 300
+
+
+def in_ci() -> bool:
+    """CI sets CI=true (``.ci/run`` does too): there a missing tool fails the run instead of skipping it."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip locally; in CI a test that cannot run is a failure (a skipped e2e test would hide a broken set-up)."""
+    print(f"cannot run: {reason}")
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: .ci/run installs what the e2e tests need)")
+    pytest.skip(reason)
+
+
+def console_template(services) -> str:
+    """The live Airflow's S3 link template: path-style S3 on the session's server with a ``?prefix=`` listing,
+    so a browser that follows an extra link sees the objects the task wrote."""
+    return f"{services.s3_endpoint}/{{bucket}}?prefix={{key}}"
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 A real API server, scheduler, DAG processor and Celery worker run on this machine (metadata DB in
 PostgreSQL, Redis as the broker; see ``tests/e2e/support.py``). The test logs in, unpauses the DAG,
-triggers a run with a conf, waits for it, then checks what a user would: every mapped batch succeeded
+triggers a run with a conf, waits for it (the ``live`` and ``triggered`` fixtures of ``conftest.py``, shared
+with the browser tests), then checks what a user would: every mapped batch succeeded
 under its readable label, the batch and reconcile logs carry their summaries, and the report and
 packages are in S3. The worker runs in its own directories, as if on another machine, so nothing can
 reach the test except through S3 and the API.
@@ -15,10 +16,9 @@ import math
 import os
 import re
 import tempfile
-import time
-import uuid
 import zipfile
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -26,71 +26,12 @@ import requests
 from include.form526 import config
 from include.form526.scope import run_key
 from tests import helpers as h
-from tests.e2e.support import LiveAirflow, Unavailable, files_under, group_members, start_broker, stop_procs
+from tests.e2e.support import BACKLOG_DAG_ID, BATCH_SIZE, console_template, files_under, group_members
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(720)]
 
-DAG_ID = "form526_backlog_resubmission"
-N = 1200
-BATCH_SIZE = 40
-RUN_TIMEOUT = 300
+DAG_ID = BACKLOG_DAG_ID
 LABEL = re.compile(r"^batch (\d{4}) · (\d+) submissions$")
-
-
-@pytest.fixture(scope="module")
-def live(services, tmp_path_factory):
-    """A running Airflow for this module; every process group is stopped afterwards, pass or fail."""
-    try:  # what the Celery provider imports; celery 5.7 removed it
-        from celery.backends.database import retry  # noqa: F401
-    except ImportError:
-        import celery
-
-        pytest.fail(f"celery {celery.__version__} cannot run apache-airflow-providers-celery (it imports "
-                    "celery.backends.database.retry, gone in celery 5.7): pin celery==5.6.3 in the lock")
-    base = tmp_path_factory.mktemp("live-airflow")
-    try:
-        broker = start_broker(base)
-    except Unavailable as exc:
-        print(f"skipping the live Airflow test: {exc}")
-        pytest.skip(str(exc))
-    airflow = LiveAirflow(dag_id=DAG_ID, server_dsn=services.server_dsn, connections=services.airflow_connections(),
-                          broker_url=broker.url, base=base)
-    started = time.monotonic()
-    try:
-        airflow.start()
-        print(f"live Airflow healthy in {time.monotonic() - started:.0f}s on {airflow.url}, broker {broker.url}")
-        yield airflow
-    finally:
-        procs = [*airflow.procs, *([broker.proc] if broker.proc else [])]
-        airflow.stop()
-        stop_procs([broker.proc] if broker.proc else [], grace=5)
-        left = {p.name: group_members(p.popen.pid) for p in procs if group_members(p.popen.pid)}
-        assert not left, f"processes still running after stop: {left}"
-
-
-@pytest.fixture(scope="module")
-def triggered(live, services):
-    """Seed a small source database, unpause and trigger the DAG over REST, wait for the run to end."""
-    h.reset_databases(services)
-    h.seed(services, N, seed=5)
-    kept, _ = h.expected_plan(h.labels(services))
-    prefix = f"e2e-{uuid.uuid4().hex[:8]}"
-
-    dag = live.wait_for_dag()
-    assert dag["is_paused"] is True  # paused at creation, as in the compose deployment
-    r = live.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
-    assert r.status_code == 200, r.text
-    assert r.json()["is_paused"] is False
-
-    conf = {"batch_size": BATCH_SIZE, "tolerated_failure_percent": 50, "key_prefix": prefix}
-    started = time.monotonic()
-    r = live.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": conf})
-    assert r.status_code == 200, r.text
-    run_id = r.json()["dag_run_id"]
-    run = live.wait_for_run(run_id, timeout=RUN_TIMEOUT)
-    print(f"run {run_id} ended {run['state']} in {time.monotonic() - started:.0f}s")
-    return {"run_id": run_id, "run": run, "kept": kept, "prefix": prefix,
-            "tis": live.task_instances(run_id)}
 
 
 def test_the_api_wants_a_real_login(live):
@@ -193,3 +134,39 @@ def test_no_task_log_file_holds_pii(live, triggered, services):
     text = "\n".join(p.read_text(errors="replace") for p in logs)
     assert "batch 0001 summary" in text
     assert h.find_pii(text, pii) == []
+
+
+def _links(live, run_id: str, task_id: str, map_index: int = -1, dag_id: str = DAG_ID) -> dict[str, str | None]:
+    r = live.api("GET", f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/links",
+                 params={"map_index": map_index})
+    assert r.status_code == 200, r.text
+    return r.json()["extra_links"]
+
+
+def test_extra_links_lead_to_what_the_tasks_wrote(live, triggered, services):
+    """The task instance's extra links endpoint: each link is the URL template over the bucket and key the task
+    wrote; following it lists exactly those objects on S3."""
+    prefix, key = triggered["prefix"], run_key(triggered["run_id"])
+    template = console_template(services)
+
+    def url(k: str) -> str:
+        return template.format(bucket=h.BUCKET, key=quote(k, safe=""))
+
+    batch = _links(live, triggered["run_id"], "build_and_deliver", map_index=0)
+    folder = f"{prefix}/deliveries/{key}/batch-0001/"
+    assert batch == {"S3 batch folder": url(folder), "reconciliation.csv": None, "summary.json": None,
+                     "triage.csv": None, "trend.png": None}
+    assert _links(live, triggered["run_id"], "build_and_deliver", map_index=1)["S3 batch folder"] == url(
+        f"{prefix}/deliveries/{key}/batch-0002/")
+    report = _links(live, triggered["run_id"], "reconcile")
+    assert report["reconciliation.csv"] == url(f"{prefix}/reports/{key}/reconciliation.csv")
+    assert report["summary.json"] == url(f"{prefix}/reports/{key}/summary.json")
+    assert report["S3 batch folder"] is None
+    assert set(_links(live, triggered["run_id"], "begin_run").values()) == {None}
+
+    # the targets are real: the batch folder lists the batch's packages, the report link its one object
+    listing = requests.get(batch["S3 batch folder"], timeout=30).text
+    packages = [k for k in h.list_keys(services, prefix=folder) if k.endswith(".zip")]
+    assert packages and all(f"<Key>{k}</Key>" in listing for k in packages)
+    listing = requests.get(report["reconciliation.csv"], timeout=30).text
+    assert re.findall(r"<Key>([^<]+)</Key>", listing) == [f"{prefix}/reports/{key}/reconciliation.csv"]
