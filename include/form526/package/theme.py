@@ -1,8 +1,13 @@
 """Fonts, shared styles and the page frame used by every generated PDF.
 
-Everything expensive (TTF parsing, styles, table styles) is built once per process
-and reused: the backlog is ~150k packages, so per-document set-up matters.
-The font is DejaVu Sans from matplotlib's wheel: unlike reportlab's Type 1 fonts
+Everything expensive (TTF parsing, styles, table styles, font subsets and their widths and
+ToUnicode maps) is built once per process, in bounded caches, and reused: the backlog is
+~150k packages, so per-document set-up matters. The pages are mostly label/value tables and
+one-line headings, so those take shorter paths than reportlab's general ones (each says what
+it replaces and falls back to it): string cells wrapped here and drawn in one text object per
+table (_Table), one-line paragraphs without the markup parser (_Line), printable ASCII written
+straight into the text object (_put_ascii), keep-with-next groups measured without copying
+the frame (_KeepTogether). The font is DejaVu Sans from matplotlib's wheel: unlike reportlab's Type 1 fonts
 and its bundled Vera, it covers Latin Extended (é ñ ł ő), curly quotes and dashes.
 """
 
@@ -15,18 +20,24 @@ import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 from reportlab import rl_config
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+from reportlab.lib.geomutils import normalizeTRBL
 from reportlab.lib.pagesizes import LETTER
+from reportlab.lib.rl_accel import escapePDF, fp_str
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfdoc, pdfmetrics, ttfonts
 from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.pdfgen.textobject import PDFTextObject
+from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus.tables import CellStyle
+from reportlab.rl_config import _FUZZ
 
 from include.form526.package.text_safety import (
     CHUNK_CHARS,
@@ -53,7 +64,7 @@ CONTENT_WIDTH = PAGE_SIZE[0] - 2 * MARGIN - 2 * FRAME_PADDING
 LONG_VALUE_CHARS = 500
 LONG_VALUE_LINES = 8
 LONG_LABEL_CHARS = 120
-CELL_PADDING = 8
+CELL_PADDING = 6  # a cell's LEFTPADDING + RIGHTPADDING in Theme.fields and Theme.grid
 
 NOT_PROVIDED = "Not provided"
 
@@ -91,37 +102,34 @@ def _font_subset(face: TTFontFace, subset: tuple[int, ...]) -> tuple[int, bytes]
     return len(raw), zlib.compress(raw)
 
 
-class _SubsetCachingFace(TTFontFace):
-    """A TTF face whose embedded subsets are built and deflated once per process, not once per document.
-
-    Same objects, same bytes as reportlab's own ``addSubsetObjects`` (the font file is deflated
-    with zlib's default level, as ``PDFZCompress`` does); only the work is shared.
-    """
-
-    def addSubsetObjects(self, doc, fontname, subset):
-        length, deflated = _font_subset(self, tuple(subset))
-        font_file = pdfdoc.PDFStream()
-        font_file.dictionary["Length1"] = length
-        if doc.compression:
-            font_file.content = deflated
-            font_file.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName(pdfdoc.PDFZCompress.pdfname)])
-        else:
-            font_file.content = zlib.decompress(deflated)
-        font_file_ref = doc.Reference(font_file, f"fontFile:{self.filename}({fontname})")
-        descriptor = pdfdoc.PDFDictionary({
-            "Type": "/FontDescriptor",
-            "Ascent": self.ascent,
-            "CapHeight": self.capHeight,
-            "Descent": self.descent,
-            "Flags": (self.flags & ~ttfonts.FF_NONSYMBOLIC) | ttfonts.FF_SYMBOLIC,
-            "FontBBox": pdfdoc.PDFArray(self.bbox),
-            "FontName": pdfdoc.PDFName(fontname),
-            "ItalicAngle": self.italicAngle,
-            "StemV": self.stemV,
-            "FontFile2": font_file_ref,
-            "MissingWidth": self.defaultWidth,
-        })
-        return doc.Reference(descriptor, "fontDescriptor:" + fontname)
+def _subset_descriptor(face: TTFontFace, doc: pdfdoc.PDFDocument, fontname: str, subset: list[int]) -> Any:
+    """reportlab's ``TTFontFace.addSubsetObjects``, with the embedded subset built and deflated once per process,
+    not once per document: the same objects and bytes (the font file deflated with zlib's default level, as
+    ``PDFZCompress`` does); only the work is shared. This and ``_Font.addObjects`` are the only places that rely
+    on reportlab's font internals; tests/unit/test_package_render.py compares their bytes with reportlab's own."""
+    length, deflated = _font_subset(face, tuple(subset))
+    font_file = pdfdoc.PDFStream()
+    font_file.dictionary["Length1"] = length
+    if doc.compression:
+        font_file.content = deflated
+        font_file.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName(pdfdoc.PDFZCompress.pdfname)])
+    else:
+        font_file.content = zlib.decompress(deflated)
+    font_file_ref = doc.Reference(font_file, f"fontFile:{face.filename}({fontname})")
+    descriptor = pdfdoc.PDFDictionary({
+        "Type": "/FontDescriptor",
+        "Ascent": face.ascent,
+        "CapHeight": face.capHeight,
+        "Descent": face.descent,
+        "Flags": (face.flags & ~ttfonts.FF_NONSYMBOLIC) | ttfonts.FF_SYMBOLIC,
+        "FontBBox": pdfdoc.PDFArray(face.bbox),
+        "FontName": pdfdoc.PDFName(fontname),
+        "ItalicAngle": face.italicAngle,
+        "StemV": face.stemV,
+        "FontFile2": font_file_ref,
+        "MissingWidth": face.defaultWidth,
+    })
+    return doc.Reference(descriptor, "fontDescriptor:" + fontname)
 
 
 # A ToUnicode entry whose Unicode value has 5 or 6 hex digits: a code point outside the BMP.
@@ -138,23 +146,86 @@ class _Font(TTFont):
     DejaVu Sans draws some of them (emoticons U+1F600-U+1F640, mathematical letters, Old Italic), but
     reportlab writes each ToUnicode entry as ``<%04X>``: U+1F600 becomes ``<1F600>``, an odd number of
     hex digits that strict readers reject (and text extraction loses). The PDF Reference wants UTF-16BE
-    there, i.e. a surrogate pair (``<D83DDE00>``); such entries are rewritten once reportlab has made
-    the font objects. Only this font class is changed, not reportlab.
+    there, i.e. a surrogate pair (``<D83DDE00>``); such entries are rewritten when the font objects are
+    made. Only this font class is changed, not reportlab.
     """
 
+    def splitString(self, text: str, doc: pdfdoc.PDFDocument, encoding: str = "utf-8") -> list[tuple[int, bytes]]:
+        """reportlab's (subset, bytes) runs of `text`, without its per-character loop for printable ASCII.
+
+        With ``asciiReadable`` (reportlab's default) a document's subset 0 maps printable ASCII to
+        itself from the start, so such text is always the one run ``(0, text)``: the same answer the
+        loop gives. Anything else, or a document's first string (which creates its state), takes it.
+        """
+        if (
+            self._asciiReadable and text.isascii() and text.isprintable() and text
+            and doc in self.state and _ascii_drawable(self.face)
+        ):
+            return [(0, text.encode("ascii"))]
+        return super().splitString(text, doc, encoding)
+
     def addObjects(self, doc: pdfdoc.PDFDocument) -> None:
-        super().addObjects(doc)
-        for font in doc.idToObject["BasicFonts"].dict.values():
-            reference = getattr(font, "ToUnicode", None)
-            cmap = doc.idToObject.get(getattr(reference, "name", None))
-            if isinstance(cmap, pdfdoc.PDFStream) and isinstance(cmap.content, str):
-                cmap.content = _ASTRAL_CMAP_ENTRY.sub(_utf16_hex, cmap.content)
+        """reportlab's ``TTFont.addObjects``: the same objects and bytes, with the ToUnicode fix above,
+        and what depends only on a subset's characters (its formatted widths, its deflated ToUnicode
+        map) made once per process: formatting them was a fifth of a typical document's time."""
+        try:
+            state = self.state[doc]
+        except KeyError:
+            state = self.state[doc] = TTFont.State(self._asciiReadable)
+        state.frozen = 1
+        fonts = doc.idToObject["BasicFonts"].dict
+        for number, subset in enumerate(state.subsets):
+            internal_name = self.getSubsetInternalName(number, doc)[1:]
+            face = self.face
+            base_name = b"".join((ttfonts.SUBSETN(number), b"+", face.name, face.subfontNameX)).decode("pdfdoc")
+            widths, cmap = _subset_parts(self, base_name, tuple(subset))
+            font = pdfdoc.PDFTrueTypeFont()
+            font.__Comment__ = f"Font {self.fontName} subset {number}"
+            font.Name = internal_name
+            font.BaseFont = base_name
+            font.FirstChar = 0
+            font.LastChar = len(subset) - 1
+            font.Widths = _Formatted(widths)
+            stream = pdfdoc.PDFStream()
+            if doc.compression:
+                stream.content = cmap
+                stream.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName(pdfdoc.PDFZCompress.pdfname)])
+            else:
+                stream.content = zlib.decompress(cmap)
+            font.ToUnicode = doc.Reference(stream, "toUnicodeCMap:" + base_name)
+            font.FontDescriptor = _subset_descriptor(self.face, doc, base_name, subset)
+            doc.Reference(font, internal_name)
+            fonts[internal_name] = font
+        del self.state[doc]
+
+
+class _Formatted(pdfdoc.PDFObject):
+    """A PDF value formatted once (bytes), written as is."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def format(self, document: pdfdoc.PDFDocument) -> bytes:
+        return self.data
+
+
+@functools.lru_cache(maxsize=256)
+def _subset_parts(font: TTFont, base_name: str, subset: tuple[int, ...]) -> tuple[bytes, bytes]:
+    """(the /Widths array as PDF bytes, the deflated ToUnicode CMap) of one font subset. Like
+    _font_subset, nearly always a hit: the backlog's documents share a few subsets."""
+    widths = pdfdoc.PDFArray([font.face.getCharWidth(code) for code in subset]).format(pdfdoc.DummyDoc())
+    cmap = _ASTRAL_CMAP_ENTRY.sub(_utf16_hex, ttfonts.makeToUnicodeCMap(base_name, list(subset)))
+    return widths, zlib.compress(cmap.encode("utf8"))
+
+
+@functools.lru_cache(maxsize=4)
+def _ascii_drawable(face: TTFontFace) -> bool:
+    """True when the face has a glyph for every printable ASCII character (DejaVu Sans has)."""
+    return all(code in face.charToGlyph for code in range(0x20, 0x7F))
 
 
 def _ttf(name: str, file_name: str) -> TTFont:
-    font = _Font(name, os.path.join(FONT_DIR, file_name))
-    font.face.__class__ = _SubsetCachingFace  # same data, cached subsets
-    return font
+    return _Font(name, os.path.join(FONT_DIR, file_name))
 
 
 @functools.cache
@@ -265,10 +336,124 @@ def text_flowables(value: object, style: ParagraphStyle | None = None) -> list[F
     return _paragraphs(clean_text(value, t.covered, t.replacement), style or t.value)
 
 
+class _Line(Paragraph):
+    """A Paragraph of one line of plain text, laid out and drawn without reportlab's markup parser.
+
+    Headings, notes and "Not provided" are single short lines; parsing, line-breaking and drawing
+    them through Paragraph's general machinery costs several times more than the line itself. When
+    the text fits the width it is given, this draws what Paragraph draws for one line (background
+    and border, colour, alignment, baseline at ``height - fontSize``); when it does not, it becomes
+    an ordinary Paragraph (parsed then) and wraps and splits as one. ``text`` holds the markup, as
+    Paragraph's.
+    """
+
+    def __init__(self, text: str | None, style: ParagraphStyle, **paragraph: Any) -> None:
+        if text is None or paragraph:  # Paragraph.split making the parts of a wrapped one: a Paragraph's
+            self._full = True
+            Paragraph.__init__(self, text, style, **paragraph)
+            return
+        self.text = markup_of_clean(text)
+        self.style = style
+        self.bulletText = None
+        self.caseSensitive, self.encoding, self.debug = 1, "utf8", 0  # as Paragraph.__init__ sets them
+        self._plain = text
+        self._text_width = pdfmetrics.stringWidth(text, style.fontName, style.fontSize)
+        self._full = False
+        if not _plain_style(style):
+            self._parse()
+
+    @property
+    def frags(self) -> list[object]:
+        """Paragraph's parsed fragments, parsed when first asked for."""
+        if "_frags" not in self.__dict__:
+            self._parse()
+        return self._frags
+
+    @frags.setter
+    def frags(self, value: list[object]) -> None:
+        self._frags = value
+
+    def _parse(self) -> None:
+        self._full = True
+        Paragraph.__init__(self, self.text, self.style)
+
+    def _fits(self, avail_width: float) -> bool:
+        s = self.style
+        return self._text_width <= avail_width - s.leftIndent - s.firstLineIndent - s.rightIndent - 1e-6
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        if not self._full and not self._fits(availWidth):
+            self._parse()
+        if self._full:
+            return Paragraph.wrap(self, availWidth, availHeight)
+        self.width, self.height = availWidth, self.style.leading
+        return self.width, self.height
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
+        if not self._full and not self._fits(availWidth):
+            self._parse()
+        if self._full:
+            return Paragraph.split(self, availWidth, availHeight)
+        return [self] if self.style.leading <= availHeight + 1e-8 else []
+
+    def draw(self) -> None:
+        if self._full:
+            Paragraph.draw(self)
+            return
+        canvas, s = self.canv, self.style
+        left = s.leftIndent
+        canvas.saveState()  # one graphics state for box and text (Paragraph uses two)
+        if s.backColor or (s.borderColor and s.borderWidth):
+            stroke = bool(s.borderColor and s.borderWidth)
+            if stroke:
+                canvas.setStrokeColor(s.borderColor)
+                canvas.setLineWidth(s.borderWidth)
+            if s.backColor:
+                canvas.setFillColor(s.backColor)
+            top, right, bottom, left_pad = normalizeTRBL(s.borderPadding)
+            box = (left - left_pad, -bottom, self.width - (left + s.rightIndent) + left_pad + right,
+                   self.height + top + bottom)
+            if stroke and s.borderRadius:
+                canvas.roundRect(*box, radius=s.borderRadius, stroke=1, fill=int(bool(s.backColor)))
+            else:
+                canvas.rect(*box, stroke=int(stroke), fill=int(bool(s.backColor)))
+        spare = self.width - left - s.firstLineIndent - s.rightIndent - self._text_width
+        offset = s.firstLineIndent + (
+            spare / 2 if s.alignment == TA_CENTER else spare if s.alignment == TA_RIGHT else 0
+        )
+        canvas.setFillColor(s.textColor)
+        x, y = left + offset, self.height - s.fontSize
+        text = canvas.beginText(x, y)
+        text.setFont(s.fontName, s.fontSize, s.leading)
+        select = _ascii_select(canvas, s.fontName, s.fontSize, s.leading)
+        if select and self._plain.isascii() and self._plain.isprintable():
+            _put_ascii(text, select, x, y, self._plain, move=False)  # beginText put the origin
+        else:
+            text._textOut(self._plain)
+        canvas.drawText(text)
+        canvas.restoreState()
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_style(style: ParagraphStyle) -> bool:
+    """True when `style` sets nothing _Line does not draw (the theme's styles set none of these)."""
+    get = functools.partial(getattr, style)
+    return (
+        not any(get(name, None) for name in ("bulletText", "textTransform", "underline", "strike", "endDots"))
+        and get("wordWrap", None) in (None, "", "LTR") and get("autoLeading", "") in ("", "off", None)
+    )
+
+
+def _is_one_line(text: str) -> bool:
+    """True for clean text that Paragraph would show unchanged on one line: no line breaks, and no
+    spaces it would collapse (clean_text has already made every other whitespace a space)."""
+    return bool(text) and "\n" not in text and "  " not in text and text[0] != " " and text[-1] != " "
+
+
 def _paragraphs(text: str, style: ParagraphStyle) -> list[Flowable]:
     """Paragraphs for text that already went through clean_text."""
     if len(text) <= CHUNK_CHARS and text.count("\n") < CHUNK_LINES:
-        return [Paragraph(markup_of_clean(text), style)]
+        return [_Line(text, style) if _is_one_line(text) else Paragraph(markup_of_clean(text), style)]
     chunks = markup_chunks(text)
     if len(chunks) == 1:
         return [Paragraph(chunks[0], style)]
@@ -329,9 +514,7 @@ def field_list(rows: Iterable[tuple[object, object]]) -> list[Flowable]:
 
     def flush() -> None:
         if pending:
-            table = Table(pending[:], colWidths=(LABEL_WIDTH, CONTENT_WIDTH - LABEL_WIDTH), hAlign="LEFT")
-            table.setStyle(t.fields)
-            out.append(table)
+            out.append(_table(pending[:], (LABEL_WIDTH, CONTENT_WIDTH - LABEL_WIDTH), t.fields))
             pending.clear()
 
     for label, value in rows:
@@ -339,7 +522,7 @@ def field_list(rows: Iterable[tuple[object, object]]) -> list[Flowable]:
         value_text = safe_text(value)
         label_cell = _cell(label_text, FONT_BOLD, 8.5, LABEL_WIDTH, t.label)
         if not value_text.strip():
-            pending.append([label_cell, Paragraph(NOT_PROVIDED, t.muted)])
+            pending.append([label_cell, _Line(NOT_PROVIDED, t.muted)])
             continue
         if _is_long(value_text) or len(label_text) > LONG_LABEL_CHARS:
             flush()
@@ -368,9 +551,7 @@ def grid(header: list[str], rows: list[list[object]], widths: tuple[float, ...])
         [_cell(cell, FONT, 8.5, width, t.value) if cell else "" for cell, width in zip(row, col_widths, strict=True)]
         for row in texts
     ]
-    table = Table(data, colWidths=col_widths, hAlign="LEFT", repeatRows=1)
-    table.setStyle(t.grid)
-    return [table]
+    return [_table(data, tuple(col_widths), t.grid, repeat_rows=1)]
 
 
 def _is_long(text: str) -> bool:
@@ -378,10 +559,184 @@ def _is_long(text: str) -> bool:
 
 
 def _cell(text: str, font: str, size: float, width: float, style: ParagraphStyle) -> str | Paragraph:
-    """A plain string when the text fits on one line (much cheaper to lay out), else a wrapping Paragraph."""
-    if "\n" not in text and pdfmetrics.stringWidth(text, font, size) <= width - CELL_PADDING:
-        return text
-    return Paragraph(markup_of_clean(text), style)
+    """The text as a plain string cell, wrapped at spaces to the column (much cheaper to lay out and draw
+    than a Paragraph); a wrapping Paragraph when a line cannot be wrapped that way (a word wider than
+    the column, or spacing a Paragraph would collapse)."""
+    lines = _wrapped_lines(text, font, size, width - CELL_PADDING)
+    return Paragraph(markup_of_clean(text), style) if lines is None else "\n".join(lines)
+
+
+def _wrapped_lines(text: str, font: str, size: float, width: float) -> list[str] | None:
+    """`text`'s lines broken greedily at single spaces to fit `width` (as Paragraph breaks them), or None."""
+    out: list[str] = []
+    space = pdfmetrics.stringWidth(" ", font, size)
+    for line in text.split("\n"):
+        if pdfmetrics.stringWidth(line, font, size) <= width:
+            out.append(line)
+            continue
+        words = line.split(" ")
+        if "" in words:
+            return None
+        current, used = words[0], pdfmetrics.stringWidth(words[0], font, size)
+        if used > width:
+            return None
+        for word in words[1:]:
+            extra = pdfmetrics.stringWidth(word, font, size)
+            if extra > width:
+                return None
+            if used + space + extra <= width:
+                current, used = f"{current} {word}", used + space + extra
+            else:
+                out.append(current)
+                current, used = word, extra
+        out.append(current)
+    return out
+
+
+class _Table(Table):
+    """A Table that draws its plain-string cells in one PDF text object, and measures itself once.
+
+    reportlab's Table draws each string cell with its own ``drawString`` (a save/restore of the
+    font state and a text object each): most of a table-heavy page's drawing time. Same positions,
+    fonts and colours as ``Table._drawCell`` for left-aligned, top-aligned cells (the only kind
+    ``_table`` makes); flowable cells still go through ``_drawCell`` (between text objects, so the
+    content stays in reading order).
+    """
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        # A table after a keep-with-next heading is measured twice at the same width: first inside the
+        # KeepTogether, then in the frame. A complete earlier measure (not cut short by reportlab's
+        # long-table shortcut, i.e. it fitted its height) is still right; split() measures afresh.
+        done = getattr(self, "_measured", None)
+        if done is None or done[0] != availWidth or self._height > done[1]:
+            self._calc(availWidth, availHeight)
+            self._measured = (availWidth, availHeight)
+        self.availWidth = availWidth
+        return self._width, self._height
+
+    def draw(self) -> None:
+        if self._spanCmds or self._renderCB or getattr(self, "_cornerRadii", None) or self._shadow:
+            super().draw()  # not made by _table: reportlab's general path
+            return
+        canvas = self.canv
+        canvas.saveState()
+        self._curweight = self._curcolor = self._curcellstyle = None
+        self._roundingRectDef = None
+        self._drawBkgrnd()
+        text = None
+        font = color = None
+        selects: dict[tuple[str, float, float], str] = {}
+        rows = zip(self._cellvalues, self._cellStyles, self._rowpositions[1:], self._rowHeights, strict=True)
+        for row, styles, y, height in rows:
+            for value, style, x, width in zip(row, styles, self._colpositions[:-1], self._colWidths, strict=True):
+                if not isinstance(value, str):
+                    if text is not None:  # keep the content in reading order (text extraction follows it)
+                        canvas.drawText(text)
+                        text = font = color = None
+                    self._drawCell(value, style, (x, y), (width, height))
+                    continue
+                if not value:
+                    continue
+                if text is None:
+                    text = canvas.beginText()
+                if style.color != color:
+                    color = style.color
+                    text.setFillColor(color)
+                if (style.fontname, style.fontsize, style.leading) != font:
+                    font = (style.fontname, style.fontsize, style.leading)
+                    text.setFont(*font)
+                    select = selects.get(font)
+                    if select is None:
+                        select = selects[font] = _ascii_select(canvas, *font)
+                top = y + height - style.topPadding - style.fontsize
+                for number, line in enumerate(value.split("\n")):
+                    if select and line and line.isascii() and line.isprintable():
+                        _put_ascii(text, select, x + style.leftPadding, top - number * style.leading, line)
+                    else:
+                        text.setTextOrigin(x + style.leftPadding, top - number * style.leading)
+                        text._textOut(line)
+        if text is not None:
+            canvas.drawText(text)
+        self._drawLines()
+        canvas.restoreState()
+
+
+def _ascii_select(canvas: Canvas, name: str, size: float, leading: float) -> str:
+    """The operators selecting subset 0 of font `name` in `canvas`'s document, as reportlab writes them;
+    "" when _put_ascii may not write for the font (it is not one of ours)."""
+    font = pdfmetrics.getFont(name)
+    if not (isinstance(font, _Font) and font._asciiReadable and _ascii_drawable(font.face)):
+        return ""
+    return f"{font.getSubsetInternalName(0, canvas._doc)} {fp_str(size)} Tf {fp_str(leading)} TL "
+
+
+def _put_ascii(text: PDFTextObject, select: str, x: float, y: float, line: str, move: bool = True) -> None:
+    """What ``text.setTextOrigin(x, y); text._textOut(line)`` writes for printable ASCII in one of our
+    fonts (always subset 0, see _Font.splitString; `select` is _ascii_select of the text's current
+    font), without reportlab's general per-string path. `move=False`: the text is at (x, y) already."""
+    if text._curSubset == 0:
+        select = ""
+    text._curSubset = 0
+    if move:
+        text._code.append(f"1 0 0 1 {fp_str(x, y)} Tm")
+    text._code.append(f"{select}({escapePDF(line)}) Tj")
+    text._x0 = text._x = x
+    text._y0 = text._y = y
+
+
+@functools.lru_cache(maxsize=16)
+def _table_parts(
+    style: TableStyle, columns: int
+) -> tuple[list[CellStyle], list[CellStyle], list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """(first row's cell styles, other rows' cell styles, background commands, line commands) of `style`.
+
+    Resolved once from a two-row table instead of per table and per cell: `style`'s cell commands
+    must address row 0, row 1 or the last row only (true of Theme.fields and Theme.grid). The cell
+    styles are shared by every table made from them, so nothing may change them afterwards.
+    """
+    probe = Table([[""] * columns, [""] * columns], colWidths=[1] * columns)
+    probe.setStyle(style)
+    return probe._cellStyles[0], probe._cellStyles[1], probe._bkgrndcmds, probe._linecmds
+
+
+class _KeepTogether(KeepTogether):
+    """reportlab's KeepTogether (what keepWithNext builds), measuring its content without first
+    deep-copying the document's frame: reportlab copies it so flowables that generate content
+    (footnotes, indexes) can add to it while measured; these documents have none, and the copy
+    cost more than the measuring. Same sizes, same splits."""
+
+    def wrap(self, aW: float, aH: float) -> tuple[float, int]:
+        if any(hasattr(f, "frameAction") or getattr(f, "_SPACETRANSFER", False) for f in self._content):
+            return super().wrap(aW, aH)  # not made by this module: reportlab's general path
+        width = height = space = 0.0
+        heights: list[float] = []
+        for flowable in self._content:
+            w, h = flowable.wrapOn(self.canv, aW, 0xFFFFFFF)
+            heights.append(h)
+            if h <= _FUZZ:
+                continue
+            width = max(width, min(w, aW) if rl_config.listWrapOnFakeWidth else w)
+            if height:  # spaces between flowables merge: the larger of after and before counts
+                height += max(flowable.getSpaceBefore() - space, 0)
+            height += h
+            space = flowable.getSpaceAfter()
+            height += space
+        self._H = height - space
+        self._H0 = heights[0] if heights else 0
+        self._wrapInfo = aW, aH
+        return width, 0xFFFFFF  # force a split, as KeepTogether does
+
+
+def _table(data: list[list[object]], widths: tuple[float, ...], style: TableStyle, repeat_rows: int = 0) -> Table:
+    """A left-aligned table of `data` styled by `style`, without re-applying the style cell by cell."""
+    first, rest, backgrounds, lines = _table_parts(style, len(widths))
+    table = _Table(
+        data, colWidths=widths, hAlign="LEFT", repeatRows=repeat_rows, normalizedData=1,  # str or flowable cells
+        cellStyles=[first] + [rest] * (len(data) - 1),
+    )
+    table._bkgrndcmds = list(backgrounds)
+    table._linecmds = list(lines)
+    return table
 
 
 def spacer(height: float = 4) -> Spacer:
@@ -440,6 +795,8 @@ def render_pdf(story: list[Flowable], *, title: str, subject: str, footer: str) 
         producer=CREATOR,
         invariant=1,
         pageCompression=1,
+        keepTogetherClass=_KeepTogether,
+        initialFontName=FONT,  # else every document carries an unused Helvetica
     )
     doc.build(story, canvasmaker=functools.partial(_FooterCanvas, footer=footer))
     return buffer.getvalue()
