@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from include.form526.delivery.batching import PlanError, batch_label, plan_batches
+from include.form526.delivery.batching import PlanError, batch_label, batch_size_for, plan_batches
 
 
 def test_batches_keep_order_and_cover_everything():
@@ -37,3 +37,11 @@ def test_nonsense_batch_size_is_rejected(size):
 
 def test_batch_label():
     assert batch_label(7) == "0007"
+
+
+@pytest.mark.parametrize("count", [0, 1, 999, 1000, 1001, 10_000, 10_001])
+def test_batch_size_for_is_the_size_plan_batches_cuts_with(count):
+    size, grown = batch_size_for(count, 10, max_batches=100, max_batch_size=5000)
+    plan = plan_batches(list(range(count)), 10, max_batches=100, max_batch_size=5000)
+    assert (size, grown) == (plan.batch_size, plan.grown)
+    assert len(plan.batches) <= 100 and all(len(b) <= size for b in plan.batches)

@@ -6,8 +6,17 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 
+import pytest
+
 from include.form526.package.json_limits import MAX_JSON_CHARS
-from include.form526.source.dedup import Member, content_hash, deduplicate, form_json_problem
+from include.form526.source.dedup import (
+    Member,
+    content_hash,
+    deduplicate,
+    dupe_set_key,
+    form_json_problem,
+    verdicts,
+)
 from tools import samples
 
 T0 = datetime(2023, 1, 1)
@@ -131,3 +140,24 @@ def test_content_hash_of_a_lone_surrogate_escape_does_not_raise():
     # json.loads accepts "\ud800"; encoding it back as plain UTF-8 raised UnicodeEncodeError
     assert content_hash('{"a": "\\ud800"}') == content_hash('{ "a" : "\\ud800" }')
     assert content_hash('{"a": "\\ud800"}') != content_hash('{"a": "\\ud801"}')
+
+
+def test_streamed_verdicts_match_the_whole_list_one_dupe_set_at_a_time():
+    import random
+
+    rng = random.Random(5)
+    members = [m(i, rng.choice(["failed", "failed", "established"]), rng.randrange(30), user=f"u{rng.randrange(20)}",
+                 h=rng.choice("ABC"), in_scope=rng.random() < 0.8) for i in range(1, 400)]
+    whole = deduplicate(members)
+    streamed = list(verdicts(iter(sorted(members, key=dupe_set_key))))
+    assert sorted(s.submission_id for s, dup in streamed if dup is None) == sorted(k.submission_id for k in whole.kept)
+    assert {s.submission_id: dup for s, dup in streamed if dup is not None} == {
+        s.submission_id: dup for s, dup in whole.skipped}
+    assert whole.kept and whole.skipped
+
+
+def test_streamed_verdicts_refuse_members_out_of_order():
+    # a dupe set split in two would keep a second copy: unsorted input is an error, not a wrong verdict
+    members = [m(1, "failed", 0, h="A"), m(2, "failed", 0, h="B"), m(3, "failed", 1, h="A")]
+    with pytest.raises(ValueError, match="not sorted"):
+        list(verdicts(members))

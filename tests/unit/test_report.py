@@ -5,14 +5,20 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
+from include.form526.delivery import ledger
+from include.form526.delivery.object_store import Listed
 from include.form526.delivery.report import (
     REPORT_COLUMNS,
+    CsvOut,
     Row,
+    Tally,
     final_row,
     reconciliation_csv,
     summarize,
     summary_table,
-    verify_uploaded,
+    unconfirmed,
 )
 
 RUN = "manual__1"
@@ -83,10 +89,13 @@ class FakeStore:
     """A listing and HEAD answers, counting the HEADs."""
 
     def __init__(self, listing: dict[str, tuple[int, str]], heads_ok: set[str]):
-        self.listing, self.heads_ok, self.heads = listing, heads_ok, []
+        self.listing, self.heads_ok, self.heads, self.listed = listing, heads_ok, [], []
 
-    def list_etags(self, bucket, prefix):
-        return {k: v for k, v in self.listing.items() if k.startswith(prefix)}
+    def iter_listing(self, bucket, prefix, start_after=None):
+        self.listed.append(prefix)
+        for k in sorted(self.listing):
+            if k.startswith(prefix) and (start_after is None or k > start_after):
+                yield Listed(k, *self.listing[k])
 
     def matches(self, bucket, key, size, sha, checksum=None):
         self.heads.append(key)
@@ -99,27 +108,30 @@ def up(sid, key, md5="m", size=1):
 
 def test_verify_uses_the_listing_when_the_etag_is_the_md5():
     store = FakeStore({"p/deliveries/r/batch-0001/1.zip": (1, "m")}, heads_ok=set())
-    checked, bad = verify_uploaded([up(1, "p/deliveries/r/batch-0001/1.zip")], store)
-    assert bad == [] and checked[0].status == "uploaded" and store.heads == []
+    assert list(unconfirmed([up(1, "p/deliveries/r/batch-0001/1.zip")], store)) == [] and store.heads == []
 
 
-def test_verify_turns_missing_or_resized_objects_into_failures():
+def test_verify_finds_missing_or_resized_objects():
     store = FakeStore({"p/deliveries/r/batch-0001/2.zip": (99, "m")}, heads_ok=set())
     rows = [up(1, "p/deliveries/r/batch-0001/1.zip"), up(2, "p/deliveries/r/batch-0001/2.zip"), Row(3, "not_found")]
-    checked, bad = verify_uploaded(rows, store)
-    assert bad == [1, 2]
-    assert [r.status for r in checked] == ["failed", "failed", "not_found"]
-    assert checked[0].error_code == "not_confirmed_in_s3"
+    assert list(unconfirmed(rows, store)) == [1, 2]
+
+
+def test_an_unconfirmed_upload_marked_in_the_ledger_reports_as_failed():
+    r = final_row(item("queued", state="failed", last_run_id=RUN, last_error_code="not_confirmed_in_s3",
+                       last_error_detail=ledger.NOT_CONFIRMED_DETAIL, s3_key="k"), RUN)
+    assert (r.status, r.batch_id, r.error_code, r.s3_key) == ("failed", "0003", "not_confirmed_in_s3", "")
+    assert r.error_detail == "the ledger said uploaded but S3 does not hold the same bytes"
 
 
 def test_verify_falls_back_to_head_when_the_etag_is_not_an_md5():
     key = "p/deliveries/r/batch-0001/1.zip"
     good = FakeStore({key: (1, "kms-etag")}, heads_ok={key})
-    assert verify_uploaded([up(1, key)], good)[1] == [] and good.heads == [key]
+    assert list(unconfirmed([up(1, key)], good)) == [] and good.heads == [key]
     bad = FakeStore({key: (1, "kms-etag")}, heads_ok=set())
-    assert verify_uploaded([up(1, key)], bad)[1] == [1]
+    assert list(unconfirmed([up(1, key)], bad)) == [1]
     legacy = FakeStore({key: (1, "m")}, heads_ok={key})  # written before the ledger kept MD5s
-    assert verify_uploaded([up(1, key, md5="")], legacy)[1] == [] and legacy.heads == [key]
+    assert list(unconfirmed([up(1, key, md5="")], legacy)) == [] and legacy.heads == [key]
 
 
 def test_report_and_manifest_cells_cannot_run_as_spreadsheet_formulas():
@@ -137,3 +149,46 @@ def test_report_and_manifest_cells_cannot_run_as_spreadsheet_formulas():
     cells = list(csv.reader(io.StringIO(reconciliation_csv([bad]).decode())))[1]
     assert cells[6:8] == ["'=cmd", "'-1+1"] and cells[0] == "7"
     assert list(csv.reader(io.StringIO(handoff_csv([(1, "=x")]).decode())))[1] == ["1", "'=x"]
+
+
+def test_the_merge_join_walks_each_folder_listing_once_alongside_the_sorted_rows():
+    ok = {f"p/deliveries/r{r}/batch-000{b}/{i}.zip": (1, "m") for r in (1, 2) for b in (1, 2) for i in range(20)}
+    listing = {**ok, "p/deliveries/r1/batch-0001/manifest.csv": (5, "x"), "p/deliveries/r2/batch-0002/é.zip": (1, "m")}
+    del listing["p/deliveries/r1/batch-0002/7.zip"]                          # gone from S3
+    listing["p/deliveries/r2/batch-0001/3.zip"] = (2, "m")                   # another size
+    store = FakeStore(listing, heads_ok=set())
+    rows = sorted((up(n, k) for n, k in enumerate([*ok, "p/deliveries/r2/batch-0002/é.zip",
+                                                   "p/deliveries/r2/batch-0002/z.zip"])),
+                  key=lambda r: r.s3_key)
+    ids = set(unconfirmed(rows, store))
+    bad = {r.s3_key for r in rows if r.submission_id in ids}
+    assert bad == {"p/deliveries/r1/batch-0002/7.zip", "p/deliveries/r2/batch-0001/3.zip",
+                   "p/deliveries/r2/batch-0002/z.zip"}
+    assert store.listed == ["p/deliveries/r1/", "p/deliveries/r2/"] and store.heads == []
+
+
+def test_the_merge_join_refuses_rows_out_of_key_order():
+    rows = [up(1, "p/deliveries/r/batch-0001/2.zip"), up(2, "p/deliveries/r/batch-0001/1.zip")]
+    with pytest.raises(ValueError, match="not sorted"):
+        list(unconfirmed(rows, FakeStore({}, heads_ok=set())))
+
+
+def test_streamed_csv_and_tally_equal_the_in_memory_builders():
+    rows = [Row(1, "uploaded", "0001", "b", "k", "s", 10, attachments=2, missing_evidence={"too_large": 1}),
+            Row(2, "failed", "0002", error_code="=x"), Row(3, "skipped_duplicate", duplicate_of=1)]
+    sink = io.BytesIO()
+    out = CsvOut(sink, REPORT_COLUMNS)
+    tally = Tally()
+    for r in rows:
+        out.row(r.csv_row())
+        tally.add(r)
+    assert sink.getvalue() == reconciliation_csv(rows) and out.rows == 3
+    assert tally.summary(RUN, dry_run=False, remaining=4) == summarize(RUN, rows, dry_run=False, remaining=4)
+    assert tally.summary(RUN, dry_run=False, remaining=4).missing_evidence == {"too_large": 1}
+
+
+def test_heads_beyond_the_window_are_all_answered():
+    keys = [f"p/deliveries/r/batch-0001/{i:02d}.zip" for i in range(10)]
+    store = FakeStore({k: (1, "kms-etag") for k in keys}, heads_ok=set(keys[::2]))
+    bad = list(unconfirmed([up(i, k) for i, k in enumerate(keys)], store, threads=2, window=2))
+    assert sorted(bad) == [1, 3, 5, 7, 9] and sorted(store.heads) == keys

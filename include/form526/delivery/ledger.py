@@ -16,8 +16,9 @@ two calls leaves the ledger consistent. SQL uses bind parameters only.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -125,76 +126,166 @@ def write_candidates(conn, run_id: str, rows: Iterable[Candidate]) -> int:
     return n
 
 
-def read_candidates(conn, run_id: str) -> list[Candidate]:
-    rows = conn.execute(
-        "SELECT submission_id, veteran_key, created_at, source_state, content_hash, in_scope"
-        " FROM form526_run_candidates WHERE run_id = %s ORDER BY veteran_key, created_at, submission_id", (run_id,))
-    return [Candidate(*r) for r in rows]
+def _stream(conn, sql: str, params: Any, *, name: str, chunk_size: int) -> Iterator[tuple]:
+    """Rows through a server-side cursor, ``chunk_size`` per fetch. WITH HOLD: in autocommit the cursor
+    outlives its statement's transaction, so the caller may commit writes between fetches."""
+    with conn.cursor(name=name, withhold=True) as cur:
+        cur.itersize = chunk_size
+        cur.execute(sql, params)
+        yield from cur
+
+
+def _stream_dicts(conn, sql: str, params: Any, *, name: str, chunk_size: int) -> Iterator[dict[str, Any]]:
+    """As ``_stream``, each row a dict by column name."""
+    with conn.cursor(name=name, withhold=True) as cur:
+        cur.itersize = chunk_size
+        cur.execute(sql, params)
+        cols = [c.name for c in cur.description]
+        for r in cur:
+            yield dict(zip(cols, r, strict=True))
+
+
+def read_candidates(conn, run_id: str, *, chunk_size: int = 5000) -> Iterator[Candidate]:
+    """The run's candidates dupe set by dupe set: ordered by (veteran_key, content_hash, created_at, id), streamed."""
+    sql = ("SELECT submission_id, veteran_key, created_at, source_state, content_hash, in_scope"
+           " FROM form526_run_candidates WHERE run_id = %s"
+           ' ORDER BY veteran_key COLLATE "C", content_hash COLLATE "C", created_at, submission_id')
+    for r in _stream(conn, sql, (run_id,), name="form526_dedup_candidates", chunk_size=chunk_size):
+        yield Candidate(*r)
+
+
+def apply_dedup(conn, run_id: str, decide: Callable[[Iterator[Candidate]], Iterable[tuple[Any, int | None]]],
+                *, chunk_size: int = 5000) -> tuple[int, int]:
+    """Stream the run's candidates through ``decide`` (dupe set order, see ``read_candidates``) and record its
+    verdicts — ``(member, None)`` kept, ``(member, duplicate_of)`` skipped, a member being anything with the
+    candidate's ``submission_id`` and ``created_at`` — ``chunk_size`` at a time, in one transaction: a crash
+    records none of them. Returns (kept, skipped)."""
+    kept: list[tuple[int, datetime]] = []
+    skipped: list[tuple[int, datetime, int]] = []
+    n_kept = n_skipped = 0
+    with conn.transaction(), contextlib.closing(read_candidates(conn, run_id, chunk_size=chunk_size)) as candidates:
+        for c, duplicate_of in decide(candidates):
+            if duplicate_of is None:
+                kept.append((c.submission_id, c.created_at))
+            else:
+                skipped.append((c.submission_id, c.created_at, duplicate_of))
+            if len(kept) + len(skipped) >= chunk_size:
+                record_dedup(conn, run_id, kept, skipped)
+                n_kept, n_skipped = n_kept + len(kept), n_skipped + len(skipped)
+                kept, skipped = [], []
+        record_dedup(conn, run_id, kept, skipped)
+    return n_kept + len(kept), n_skipped + len(skipped)
 
 
 def record_dedup(conn, run_id: str, kept: Sequence[tuple[int, datetime]],
                  skipped: Sequence[tuple[int, datetime, int]]) -> None:
     """Write the dedup verdict: kept ids become ``candidate`` items, skipped ones ``skipped_duplicate``."""
     with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO form526_run_items (run_id, submission_id, status, created_at) VALUES (%s, %s, 'candidate', %s)"
-            " ON CONFLICT (run_id, submission_id) DO UPDATE SET status = 'candidate', created_at = EXCLUDED.created_at",
-            [(run_id, sid, created) for sid, created in kept],
-        )
-        cur.executemany(
-            "INSERT INTO form526_run_items (run_id, submission_id, status, created_at, duplicate_of)"
-            " VALUES (%s, %s, 'skipped_duplicate', %s, %s)"
-            " ON CONFLICT (run_id, submission_id) DO UPDATE SET status = 'skipped_duplicate',"
-            " created_at = EXCLUDED.created_at, duplicate_of = EXCLUDED.duplicate_of",
-            [(run_id, sid, created, dup) for sid, created, dup in skipped],
-        )
-        cur.executemany(
-            "INSERT INTO form526_deliveries (submission_id, state, duplicate_of, first_run_id, last_run_id)"
-            " VALUES (%s, 'duplicate', %s, %s, %s)"
-            " ON CONFLICT (submission_id) DO UPDATE SET state = 'duplicate', duplicate_of = EXCLUDED.duplicate_of,"
-            " last_run_id = EXCLUDED.last_run_id, updated_at = now()"
-            " WHERE form526_deliveries.state IN ('queued', 'failed', 'duplicate')",
-            [(sid, dup, run_id, run_id) for sid, _created, dup in skipped],
-        )
+        if kept:
+            cur.execute(
+                "INSERT INTO form526_run_items (run_id, submission_id, status, created_at)"
+                " SELECT %s, k.id, 'candidate', k.created FROM unnest(%s::int[], %s::timestamp[]) AS k (id, created)"
+                " ON CONFLICT (run_id, submission_id) DO UPDATE SET status = 'candidate',"
+                " created_at = EXCLUDED.created_at",
+                (run_id, [sid for sid, _ in kept], [created for _, created in kept]),
+            )
+        if skipped:
+            ids, created, dups = ([s[0] for s in skipped], [s[1] for s in skipped], [s[2] for s in skipped])
+            cur.execute(
+                "INSERT INTO form526_run_items (run_id, submission_id, status, created_at, duplicate_of)"
+                " SELECT %s, k.id, 'skipped_duplicate', k.created, k.dup"
+                " FROM unnest(%s::int[], %s::timestamp[], %s::int[]) AS k (id, created, dup)"
+                " ON CONFLICT (run_id, submission_id) DO UPDATE SET status = 'skipped_duplicate',"
+                " created_at = EXCLUDED.created_at, duplicate_of = EXCLUDED.duplicate_of",
+                (run_id, ids, created, dups),
+            )
+            cur.execute(
+                "INSERT INTO form526_deliveries (submission_id, state, duplicate_of, first_run_id, last_run_id)"
+                " SELECT k.id, 'duplicate', k.dup, %s, %s FROM unnest(%s::int[], %s::int[]) AS k (id, dup)"
+                " ON CONFLICT (submission_id) DO UPDATE SET state = 'duplicate', duplicate_of = EXCLUDED.duplicate_of,"
+                " last_run_id = EXCLUDED.last_run_id, updated_at = now()"
+                " WHERE form526_deliveries.state IN ('queued', 'failed', 'duplicate')",
+                (run_id, run_id, ids, dups),
+            )
 
 
 # --------------------------------------------------------------------------- planning
 
 
-def candidates_in_order(conn, run_id: str) -> list[tuple[int, str | None]]:
-    """Kept candidates oldest first, with the ledger state of each (None = never planned)."""
-    rows = conn.execute(
-        "SELECT i.submission_id, d.state FROM form526_run_items i"
-        " LEFT JOIN form526_deliveries d ON d.submission_id = i.submission_id"
-        " WHERE i.run_id = %s AND i.status = 'candidate' ORDER BY i.created_at, i.submission_id", (run_id,))
-    return [(r[0], r[1]) for r in rows]
+@dataclass(frozen=True)
+class PlanCounts:
+    """What ``plan_run`` recorded: the per-batch sizes (batch_no 1.. in order) and the other outcomes."""
+
+    batch_counts: list[int]
+    batch_size: int
+    grown: bool
+    already_delivered: int
+    deferred: int
+
+    @property
+    def planned(self) -> int:
+        return sum(self.batch_counts)
+
+
+def plan_run(conn, run_id: str, *, redeliver: bool, max_submissions: int | None, dry_run: bool,
+             size_for: Callable[[int], tuple[int, bool]]) -> PlanCounts:
+    """Plan the run's kept candidates in the ledger with set-based statements, in one transaction.
+
+    Candidates already uploaded become ``skipped_already_delivered`` (unless ``redeliver``); of the rest, oldest
+    first (created_at, id), the first ``max_submissions`` are cut into batches of ``size_for(count)[0]``
+    (batch_no 1, 2, ... by position) and queued (``planned`` in a dry run), the others ``deferred``.
+    ``size_for`` may raise (a plan beyond the limits): then nothing is recorded.
+    """
+    status = "planned" if dry_run else "queued"
+    with conn.transaction():
+        delivered = 0 if redeliver else conn.execute(
+            "UPDATE form526_run_items i SET status = 'skipped_already_delivered' FROM form526_deliveries d"
+            " WHERE i.run_id = %s AND i.status = 'candidate' AND d.submission_id = i.submission_id"
+            " AND d.state = 'uploaded'", (run_id,)).rowcount
+        todo = conn.execute("SELECT count(*) FROM form526_run_items WHERE run_id = %s AND status = 'candidate'",
+                            (run_id,)).fetchone()[0]
+        cap = todo if max_submissions is None else min(todo, max_submissions)
+        size, grown = size_for(cap)
+        conn.execute(
+            "UPDATE form526_run_items i SET"
+            " status = CASE WHEN o.pos <= %(cap)s THEN %(status)s ELSE 'deferred' END,"
+            " batch_no = CASE WHEN o.pos <= %(cap)s THEN (o.pos - 1) / %(size)s + 1 END,"
+            " detail = CASE WHEN o.pos <= %(cap)s THEN i.detail ELSE 'beyond max_submissions for this run' END"
+            " FROM (SELECT submission_id, row_number() OVER (ORDER BY created_at, submission_id) AS pos"
+            "       FROM form526_run_items WHERE run_id = %(run)s AND status = 'candidate') o"
+            " WHERE i.run_id = %(run)s AND i.submission_id = o.submission_id",
+            {"cap": cap, "status": status, "size": size, "run": run_id})
+        if not dry_run:
+            conn.execute(
+                "INSERT INTO form526_deliveries (submission_id, state, first_run_id, last_run_id)"
+                " SELECT submission_id, 'queued', %s, %s FROM form526_run_items WHERE run_id = %s AND status = 'queued'"
+                " ORDER BY submission_id ON CONFLICT (submission_id) DO NOTHING", (run_id, run_id, run_id))
+        counts = conn.execute(
+            "SELECT batch_no, count(*) FROM form526_run_items WHERE run_id = %s AND batch_no IS NOT NULL"
+            " AND status = %s GROUP BY batch_no ORDER BY batch_no", (run_id, status)).fetchall()
+    return PlanCounts(batch_counts=[k for _, k in counts], batch_size=size, grown=grown,
+                      already_delivered=delivered, deferred=todo - cap)
 
 
 def record_plan(conn, run_id: str, *, batches: Sequence[Sequence[int]], already_delivered: Sequence[int],
                 deferred: Sequence[int], dry_run: bool) -> None:
-    """Assign batch numbers (1-based) and queue the submissions in the delivery ledger."""
+    """Record an explicit plan: batch numbers (1-based) in order, and queue the batches' submissions."""
     status = "planned" if dry_run else "queued"
-    with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(
-            "UPDATE form526_run_items SET status = %s, batch_no = %s WHERE run_id = %s AND submission_id = %s",
-            [(status, no, run_id, sid) for no, ids in enumerate(batches, start=1) for sid in ids],
-        )
-        cur.executemany(
-            "UPDATE form526_run_items SET status = 'skipped_already_delivered'"
-            " WHERE run_id = %s AND submission_id = %s",
-            [(run_id, sid) for sid in already_delivered],
-        )
-        cur.executemany(
-            "UPDATE form526_run_items SET status = 'deferred', detail = 'beyond max_submissions for this run'"
-            " WHERE run_id = %s AND submission_id = %s",
-            [(run_id, sid) for sid in deferred],
-        )
+    ids = [sid for ids in batches for sid in ids]
+    numbers = [no for no, ids in enumerate(batches, start=1) for _ in ids]
+    with conn.transaction():
+        conn.execute(
+            "UPDATE form526_run_items i SET status = %s, batch_no = p.no"
+            " FROM unnest(%s::int[], %s::int[]) AS p (id, no) WHERE i.run_id = %s AND i.submission_id = p.id",
+            (status, ids, numbers, run_id))
+        conn.execute("UPDATE form526_run_items SET status = 'skipped_already_delivered'"
+                     " WHERE run_id = %s AND submission_id = ANY(%s)", (run_id, list(already_delivered)))
+        conn.execute("UPDATE form526_run_items SET status = 'deferred', detail = 'beyond max_submissions for this run'"
+                     " WHERE run_id = %s AND submission_id = ANY(%s)", (run_id, list(deferred)))
         if not dry_run:
-            cur.executemany(
-                "INSERT INTO form526_deliveries (submission_id, state, first_run_id, last_run_id)"
-                " VALUES (%s, 'queued', %s, %s) ON CONFLICT (submission_id) DO NOTHING",
-                [(sid, run_id, run_id) for ids in batches for sid in ids],
-            )
+            conn.execute("INSERT INTO form526_deliveries (submission_id, state, first_run_id, last_run_id)"
+                         " SELECT unnest(%s::int[]), 'queued', %s, %s ON CONFLICT (submission_id) DO NOTHING",
+                         (ids, run_id, run_id))
 
 
 def batch_ids(conn, run_id: str, batch_no: int) -> list[int]:
@@ -331,11 +422,15 @@ def count_in_scope(conn, run_id: str) -> int:
                         (run_id,)).fetchone()[0]
 
 
+NOT_CONFIRMED_DETAIL = "the ledger said uploaded but S3 does not hold the same bytes"
+
+
 def mark_not_confirmed(conn, ids: Sequence[int]) -> None:
     """Reconcile found these uploads missing or different in S3: they are failed, and a later run retries."""
     with conn.transaction():
         conn.execute("UPDATE form526_deliveries SET state = 'failed', last_error_code = 'not_confirmed_in_s3',"
-                     " updated_at = now() WHERE submission_id = ANY(%s)", (list(ids),))
+                     " last_error_detail = %s, updated_at = now() WHERE submission_id = ANY(%s)",
+                     (NOT_CONFIRMED_DETAIL, list(ids)))
 
 
 REPORT_ITEMS_SQL = """
@@ -345,18 +440,23 @@ SELECT i.submission_id, i.status, i.batch_no, i.duplicate_of, i.detail,
        d.attachments, d.attachments_missing, d.missing_evidence
 FROM form526_run_items i
 LEFT JOIN form526_deliveries d ON d.submission_id = i.submission_id
-WHERE i.run_id = %s
-ORDER BY i.submission_id
+WHERE i.run_id = %s {where}
+ORDER BY {order}
 """
 
 
-def report_items(conn, run_id: str) -> Iterator[dict[str, Any]]:
+def report_items(conn, run_id: str, *, chunk_size: int = 5000) -> Iterator[dict[str, Any]]:
     """Every plan item of a run joined with its delivery row, as dicts, streamed in id order."""
-    with conn.cursor() as cur:
-        cur.execute(REPORT_ITEMS_SQL, (run_id,))
-        cols = [c.name for c in cur.description]
-        for r in cur:
-            yield dict(zip(cols, r, strict=True))
+    sql = REPORT_ITEMS_SQL.format(where="", order="i.submission_id")
+    return _stream_dicts(conn, sql, (run_id,), name="form526_report_items", chunk_size=chunk_size)
+
+
+def uploaded_items(conn, run_id: str, *, chunk_size: int = 5000) -> Iterator[dict[str, Any]]:
+    """The plan items this run uploaded (as ``report_items``), streamed in S3 listing order: by bucket and key,
+    compared as bytes (COLLATE "C": the UTF-8 binary order S3 lists keys in)."""
+    sql = REPORT_ITEMS_SQL.format(where="AND d.state = 'uploaded' AND d.last_run_id = %s",
+                                  order='d.s3_bucket COLLATE "C", d.s3_key COLLATE "C"')
+    return _stream_dicts(conn, sql, (run_id, run_id), name="form526_uploaded_items", chunk_size=chunk_size)
 
 
 def delivery_rows(conn, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -366,6 +466,16 @@ def delivery_rows(conn, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         (list(ids),))
     cols = [c.name for c in cur.description]
     return {r[0]: dict(zip(cols, r, strict=True)) for r in cur}
+
+
+def not_done(conn, ids: Sequence[int]) -> list[tuple[int, str | None, str | None]]:
+    """Of ``ids``, those that still need something (not delivered, not a duplicate), in id order, with their
+    ledger state and last error code (None, None when never planned)."""
+    rows = conn.execute(
+        "SELECT x.id, d.state, d.last_error_code FROM unnest(%s::int[]) AS x (id)"
+        " LEFT JOIN form526_deliveries d ON d.submission_id = x.id"
+        " WHERE d.state IS NULL OR NOT d.state = ANY(%s) ORDER BY x.id", (list(ids), list(DONE_STATES)))
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def done_ids(conn) -> set[int]:

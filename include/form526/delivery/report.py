@@ -2,7 +2,8 @@
 
 ``reconciliation.csv`` has one row per submission the run considered; ``summary.json`` the counts;
 ``remaining.csv`` the failed submissions still not delivered. None of them holds PII: ids, keys,
-checksums, error codes and PII-free details only.
+checksums, error codes and PII-free details only. The run streams them (``unconfirmed``, ``CsvOut``,
+``Tally``): no list of a run's rows is ever held.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from include.form526.csv_safety import safe_row
 from include.form526.delivery import ledger
+from include.form526.delivery.object_store import Listed
 
 REPORT_COLUMNS = ("submission_id", "status", "batch_id", "s3_key", "sha256", "bytes", "error_code", "error_detail",
                   "duplicate_of", "attachments", "attachments_missing")
@@ -83,6 +85,7 @@ def final_row(item: Mapping[str, Any], run_id: str) -> Row:
 
 
 def load_rows(ledger_conn, run_id: str) -> list[Row]:
+    """Every final row of a run in memory: for small runs and tests; the run itself streams them."""
     return [final_row(item, run_id) for item in ledger.report_items(ledger_conn, run_id)]
 
 
@@ -92,41 +95,53 @@ def _listing_prefix(key: str) -> str:
     return head + "/" if sep else key.rsplit("/", 1)[0] + "/"
 
 
-def verify_uploaded(rows: Sequence[Row], store, threads: int = 8) -> tuple[list[Row], list[int]]:
-    """Check every ``uploaded`` row against S3; a mismatch becomes ``failed``.
+def unconfirmed(rows: Iterable[Row], store, *, threads: int = 8, window: int = 64) -> Iterator[int]:
+    """Check ``uploaded`` rows against S3, yielding the ids S3 does not confirm; holds no listing.
 
-    One listing per run folder confirms existence, size and — where the ETag is the MD5 of the bytes,
-    as for single-part SSE-S3 uploads — the content. Objects the listing cannot vouch for (SSE-KMS
-    ETags, rows without an MD5, keys outside the listed folders) get a HEAD with their SHA-256.
+    ``rows`` come sorted by bucket, then key in UTF-8 binary order (S3's listing order; Python compares
+    str by code point, which is the same order). Each run folder's listing is read page by page and
+    merge-joined with the rows: it confirms existence, size and — where the ETag is the MD5 of the bytes,
+    as for single-part SSE-S3 uploads — the content. Objects the listing cannot vouch for (SSE-KMS ETags,
+    rows without an MD5) get a HEAD with their SHA-256 on ``threads`` threads, at most ``window`` at a time.
+    A key missing from its folder's listing, or listed with another size, is not confirmed.
     """
-    targets = [r for r in rows if r.status == "uploaded"]
-    listed: dict[tuple[str, str], tuple[int, str]] = {}
-    for bucket, prefix in {(r.s3_bucket, _listing_prefix(r.s3_key)) for r in targets}:
-        listed.update({(bucket, k): v for k, v in store.list_etags(bucket, prefix).items()})
-    ok: dict[int, bool] = {}
-    need_head: list[Row] = []
-    for r in targets:
-        entry = listed.get((r.s3_bucket, r.s3_key))
-        if entry is None or entry[0] != r.bytes:
-            ok[r.submission_id] = False
-        elif r.md5 and entry[1] == r.md5:
-            ok[r.submission_id] = True
-        else:
-            need_head.append(r)
+    where: tuple[str, str] | None = None
+    listing: Iterator[Listed] = iter(())
+    entry: Listed | None = None
+    previous: tuple[str, str] | None = None
+    pending: deque[tuple[int, Future[bool]]] = deque()
 
     def check(r: Row) -> bool:
         return store.matches(r.s3_bucket, r.s3_key, r.bytes or 0, r.sha256, r.checksum or None)
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        ok.update(zip((r.submission_id for r in need_head), pool.map(check, need_head), strict=True))
-    bad = sorted(sid for sid, good in ok.items() if not good)
-    out = []
-    for r in rows:
-        if r.status == "uploaded" and not ok[r.submission_id]:
-            r = Row(r.submission_id, "failed", batch_id=r.batch_id, error_code="not_confirmed_in_s3",
-                    error_detail="the ledger said uploaded but S3 does not hold the same bytes")
-        out.append(r)
-    return out, bad
+        for r in rows:
+            if r.status != "uploaded":
+                continue
+            here = (r.s3_bucket, r.s3_key)
+            if previous is not None and here <= previous:
+                raise ValueError("uploaded rows are not sorted by bucket and key")
+            folder = (r.s3_bucket, _listing_prefix(r.s3_key))
+            if folder != where:
+                # rows before this one are all smaller: list the folder from the last of them on
+                after = previous[1] if previous is not None and previous[0] == r.s3_bucket else None
+                where, listing = folder, iter(store.iter_listing(folder[0], folder[1], after))
+                entry = next(listing, None)
+            previous = here
+            while entry is not None and entry.key < r.s3_key:
+                entry = next(listing, None)
+            if entry is None or entry.key != r.s3_key or entry.size != r.bytes:
+                yield r.submission_id
+            elif not (r.md5 and entry.etag == r.md5):
+                pending.append((r.submission_id, pool.submit(check, r)))
+                while len(pending) >= window:
+                    sid, ok = pending.popleft()
+                    if not ok.result():
+                        yield sid
+        while pending:
+            sid, ok = pending.popleft()
+            if not ok.result():
+                yield sid
 
 
 @dataclass
@@ -151,50 +166,100 @@ class Summary:
                 "report_keys": self.report_keys}
 
 
-def summarize(run_id: str, rows: Sequence[Row], *, dry_run: bool, remaining: int) -> Summary:
-    by_status = Counter(r.status for r in rows)
-    by_code = Counter(r.error_code for r in rows if r.error_code)
-    attempted = by_status["uploaded"] + by_status["failed"]
-    missing: Counter[str] = Counter()
+class Tally:
+    """The summary's counts, accumulated row by row (no row is kept)."""
+
+    def __init__(self) -> None:
+        self.considered = 0
+        self.by_status: Counter[str] = Counter()
+        self.by_code: Counter[str] = Counter()
+        self.batch_ids: set[str] = set()  # at most one per mapped batch
+        self.attachments = 0
+        self.missing: Counter[str] = Counter()
+
+    def add(self, r: Row) -> None:
+        self.considered += 1
+        self.by_status[r.status] += 1
+        if r.error_code:
+            self.by_code[r.error_code] += 1
+        if r.batch_id and r.status in ("uploaded", "failed", "planned"):
+            self.batch_ids.add(r.batch_id)
+        if r.status == "uploaded":
+            self.attachments += r.attachments or 0
+            if r.missing_evidence:
+                self.missing.update(r.missing_evidence)
+
+    def summary(self, run_id: str, *, dry_run: bool, remaining: int) -> Summary:
+        attempted = self.by_status["uploaded"] + self.by_status["failed"]
+        pct = round(100.0 * self.by_status["failed"] / attempted, 2) if attempted else 0.0
+        return Summary(run_id=run_id, dry_run=dry_run, considered=self.considered,
+                       by_status={s: self.by_status[s] for s in STATUSES if self.by_status[s]},
+                       by_error_code=dict(sorted(self.by_code.items())), batches=len(self.batch_ids),
+                       failure_percent=pct, remaining_backlog=remaining, attachments=self.attachments,
+                       missing_evidence=dict(sorted(self.missing.items())))
+
+
+def summarize(run_id: str, rows: Iterable[Row], *, dry_run: bool, remaining: int) -> Summary:
+    tally = Tally()
     for r in rows:
-        if r.status == "uploaded" and r.missing_evidence:
-            missing.update(r.missing_evidence)
-    pct = round(100.0 * by_status["failed"] / attempted, 2) if attempted else 0.0
-    return Summary(run_id=run_id, dry_run=dry_run, considered=len(rows),
-                   by_status={s: by_status[s] for s in STATUSES if by_status[s]},
-                   by_error_code=dict(sorted(by_code.items())),
-                   batches=len({r.batch_id for r in rows if r.batch_id and r.status in ("uploaded", "failed",
-                                                                                        "planned")}),
-                   failure_percent=pct, remaining_backlog=remaining,
-                   attachments=sum(r.attachments or 0 for r in rows if r.status == "uploaded"),
-                   missing_evidence=dict(sorted(missing.items())))
+        tally.add(r)
+    return tally.summary(run_id, dry_run=dry_run, remaining=remaining)
+
+
+class Sink(Protocol):
+    """Where a report's bytes go: a BytesIO, or an ObjectStore writer."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
+class _Utf8:
+    """The text side of a binary sink, for ``csv.writer`` (which writes one row per call)."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+
+    def write(self, text: str) -> int:
+        return self.sink.write(text.encode())
+
+
+class CsvOut:
+    """CSV rows, neutralised against spreadsheet formulas, written as UTF-8 to any ``write(bytes)`` sink."""
+
+    def __init__(self, sink: Sink, header: Sequence[str]) -> None:
+        self._w = csv.writer(_Utf8(sink), lineterminator="\n")
+        self._w.writerow(header)
+        self.rows = 0
+
+    def row(self, values: Sequence[Any]) -> None:
+        self._w.writerow(safe_row(values))
+        self.rows += 1
+
+
+RECONCILIATION_HEADER = REPORT_COLUMNS
+REMAINING_HEADER = ("submission_id", "ledger_state", "last_error_code")
+HANDOFF_HEADER = ("submission_id", "url")
+
+
+def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    buf = io.BytesIO()
+    out = CsvOut(buf, header)
+    for r in rows:
+        out.row(r)
+    return buf.getvalue()
 
 
 def reconciliation_csv(rows: Iterable[Row]) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(REPORT_COLUMNS)
-    for r in rows:
-        w.writerow(safe_row(r.csv_row()))
-    return buf.getvalue().encode()
+    return _csv(RECONCILIATION_HEADER, (r.csv_row() for r in rows))
 
 
-def remaining_csv(remaining: Sequence[tuple[int, str, str]]) -> bytes:
+def remaining_csv(remaining: Iterable[tuple[int, str, str]]) -> bytes:
     """``submission_id, ledger_state, last_error_code`` for each failed submission not yet delivered."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(("submission_id", "ledger_state", "last_error_code"))
-    w.writerows(safe_row(r) for r in remaining)
-    return buf.getvalue().encode()
+    return _csv(REMAINING_HEADER, remaining)
 
 
-def handoff_csv(urls: Sequence[tuple[int, str]]) -> bytes:
+def handoff_csv(urls: Iterable[tuple[int, str]]) -> bytes:
     """``submission_id,url``: what VBA was sent by hand before, now written by the run."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(("submission_id", "url"))
-    w.writerows(safe_row(r) for r in urls)
-    return buf.getvalue().encode()
+    return _csv(HANDOFF_HEADER, urls)
 
 
 def summary_json(summary: Summary) -> bytes:

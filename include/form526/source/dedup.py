@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
@@ -98,30 +98,51 @@ class Verdict:
     skipped: list[tuple[Member, int]]  # (member, duplicate_of)
 
 
-def deduplicate(members: Iterable[Member]) -> Verdict:
-    """Apply the dupe-set rule; only in-scope failed members appear in the verdict."""
-    kept: list[Member] = []
-    skipped: list[tuple[Member, int]] = []
-    by_set = sorted(members, key=lambda m: (m.veteran_key, m.content_hash, m.created_at, m.submission_id))
-    for _, group in groupby(by_set, key=lambda m: (m.veteran_key, m.content_hash)):
+def dupe_set_key(m: Member) -> tuple[str, str, datetime, int]:
+    """The order ``verdicts`` needs: dupe set by dupe set, each oldest first."""
+    return (m.veteran_key, m.content_hash, m.created_at, m.submission_id)
+
+
+def verdicts(members: Iterable[Member]) -> Iterator[tuple[Member, int | None]]:
+    """Apply the dupe-set rule to members sorted by ``dupe_set_key``, one dupe set at a time.
+
+    Yields ``(member, None)`` for a kept one and ``(member, duplicate_of)`` for a skipped one, in-scope failed
+    members only. Holds one dupe set in memory; raises ValueError if the input is not in that order (a
+    set split in two would be judged twice, wrongly).
+    """
+    previous: tuple[str, str, datetime, int] | None = None
+
+    def in_order(m: Member) -> Member:
+        nonlocal previous
+        key = dupe_set_key(m)
+        if previous is not None and key < previous:
+            raise ValueError("dedup members are not sorted by (veteran_key, content_hash, created_at, submission_id)")
+        previous = key
+        return m
+
+    for _, group in groupby(map(in_order, members), key=lambda m: (m.veteran_key, m.content_hash)):
         ordered = [m for m in group if m.state in ("established", "failed")]
         if not ordered:
             continue
         first = ordered[0]
         failed = [m for m in ordered if m.state == "failed"]
-        if first.state == "established":
-            keeper_id = first.submission_id
-            survivors: list[Member] = []
-        else:
-            keeper_id = failed[0].submission_id
-            survivors = [failed[0]]
+        # an established first member makes every failed copy its duplicate; else the earliest failed one stays
+        keeper = None if first.state == "established" else failed[0]
+        keeper_id = first.submission_id if keeper is None else keeper.submission_id
         for m in failed:
-            if not m.in_scope:
-                continue
-            if survivors and m is survivors[0]:
-                kept.append(m)
-            else:
-                skipped.append((m, keeper_id))
+            if m.in_scope:
+                yield (m, None) if m is keeper else (m, keeper_id)
+
+
+def deduplicate(members: Iterable[Member]) -> Verdict:
+    """Apply the dupe-set rule to members in any order; only in-scope failed members appear in the verdict."""
+    kept: list[Member] = []
+    skipped: list[tuple[Member, int]] = []
+    for m, duplicate_of in verdicts(sorted(members, key=dupe_set_key)):
+        if duplicate_of is None:
+            kept.append(m)
+        else:
+            skipped.append((m, duplicate_of))
     kept.sort(key=lambda m: (m.created_at, m.submission_id))
     skipped.sort(key=lambda s: s[0].submission_id)
     return Verdict(kept=kept, skipped=skipped)

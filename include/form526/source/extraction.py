@@ -193,10 +193,20 @@ def check_requested(conn, scope: ScopeFilter) -> RequestedOutcome:
 
 
 def failed_ids(conn, as_of: datetime, pending_window_days: int, include_email_notified: bool = False) -> set[int]:
-    """Every submission failed as of ``as_of`` (for the remaining-backlog figure)."""
+    """Every submission failed as of ``as_of``, as a set (small sources; the run streams ``sorted_failed_ids``)."""
+    return set(sorted_failed_ids(conn, as_of, pending_window_days, include_email_notified))
+
+
+def sorted_failed_ids(conn, as_of: datetime, pending_window_days: int, include_email_notified: bool = False, *,
+                      chunk_size: int = FETCH_SIZE) -> Iterator[int]:
+    """Every submission failed as of ``as_of``, in id order, streamed ``chunk_size`` at a time (for the
+    remaining backlog)."""
     params = state_params(as_of, pending_window_days, include_email_notified)
-    with read_only(conn):
-        return {r[0] for r in _stream(conn, FAILED_IDS_SQL, params, "form526_failed_ids")}
+    with read_only(conn), conn.cursor(name="form526_failed_ids") as cur:
+        cur.itersize = chunk_size
+        cur.execute(FAILED_IDS_SQL + "ORDER BY s.id", params)
+        for (sid,) in cur:
+            yield sid
 
 
 @dataclass(frozen=True)
