@@ -51,7 +51,7 @@ bench-10k-encrypted: setup
 
 ## ms/submission at 1k and 10k with the 150k run's evidence share (the 150k run is the third point).
 bench-linearity: setup
-	$(BIN)/python tools/bench/run.py --n 1000 --n 10000 --evidence-share 0.1 $(ARGS)
+	$(BIN)/python tools/bench/run.py --n 1000 --n 10000 --evidence-share 0.1 --moto-spill-kib 256 $(ARGS)
 
 ## The historic backlog: seed once into a kept directory (~3 min), then run (~1 h+); delete the directory after.
 BENCH_150K_DIR ?= /tmp/form526-bench-150k

@@ -138,7 +138,7 @@ def run_dag_cli(dag_id: str, conf: dict[str, Any] | None = None, timeout: int = 
 def seeded_pii(services) -> dict[str, set[str]]:
     """Every identity value the seeded auth headers hold, by kind."""
     out: dict[str, set[str]] = {"ssn": set(), "file_number": set(), "participant_id": set(), "last_name": set(),
-                                "birth_date": set()}
+                                "birth_date": set(), "bank_account": set()}
     keys = {"va_eauth_pnid": "ssn", "va_eauth_birlsfilenumber": "file_number", "va_eauth_pid": "participant_id",
             "va_eauth_lastName": "last_name", "va_eauth_birthdate": "birth_date"}
     with psycopg.connect(services.source_dsn) as conn:
@@ -151,6 +151,15 @@ def seeded_pii(services) -> dict[str, set[str]]:
                 v = str(headers.get(k) or "").strip() if isinstance(headers, dict) else ""
                 if len(v) >= 5:  # shorter strings would match unrelated text; real values are longer
                     out[kind].add(v)
+        # the direct-deposit account number: printed in full in the package's 21-526EZ, nowhere else
+        for (raw,) in conn.execute("SELECT form_json FROM form526_submissions"):
+            try:
+                deposit = json.loads(raw)["form526"]["form526"]["directDeposit"]
+                account = str(deposit.get("accountNumber") or "").strip()
+            except (TypeError, ValueError, KeyError, AttributeError):
+                continue
+            if len(account) >= 6:
+                out["bank_account"].add(account)
     return out
 
 

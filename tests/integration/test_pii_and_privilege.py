@@ -195,3 +195,28 @@ def test_ledger_error_details_hold_no_pii(seeded):
     with psycopg.connect(seeded.ledger_dsn) as conn:
         details = [r[0] or "" for r in conn.execute("SELECT last_error_detail FROM form526_deliveries")]
     assert details and h.find_pii("\n".join(details), pii) == []
+
+
+def test_bank_account_numbers_are_in_the_package_and_in_no_report_or_manifest(seeded):
+    """The full account number goes to VBA inside the package (the 21-526EZ prints it); the reports, the
+    manifests and the keys never carry it."""
+    import io
+    import zipfile
+
+    from pypdf import PdfReader
+
+    accounts = h.seeded_pii(seeded)["bank_account"]
+    assert accounts, "the seed holds direct-deposit accounts"
+    _, state, _, _ = h.run_dag(DAG_ID, {"batch_size": 40, "tolerated_failure_percent": 100, "redeliver": True})
+    assert state == "success"
+    keys = list(h.list_keys(seeded))  # every object the module's runs wrote
+    texts = [h.get_bytes(seeded, k).decode() for k in keys if k.endswith((".csv", ".json"))]
+    assert any(k.endswith("manifest.csv") for k in keys) and any(k.endswith("summary.json") for k in keys)
+    assert h.find_pii("\n".join(texts + keys), {"bank_account": accounts}) == []
+    found = 0
+    zips = [k for k in keys if k.endswith(".zip")][:20]
+    for k in zips:
+        pdf = zipfile.ZipFile(io.BytesIO(h.get_bytes(seeded, k))).read("21-526EZ.pdf")
+        text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+        found += any(a in text for a in accounts)
+    assert zips and found, "the 21-526EZ prints the full account number"

@@ -633,3 +633,122 @@ def test_cli_schema_and_seed_print_counts_only(source_dsn: str) -> None:
         names = {r[0] for r in conn.execute(
             "SELECT auth_headers_json::json->>'va_eauth_lastName' FROM form526_submissions").fetchall() if r[0]}
     assert not any(name in res.stdout or name in res.stderr for name in names)
+
+
+# ------------------------------------------------------------------------------ backlog mode
+
+
+@pytest.fixture
+def backlog_1000(fresh_source_db: str) -> tuple[str, synthetic.SeedSummary]:
+    with psycopg.connect(fresh_source_db) as conn:
+        return fresh_source_db, synthetic.seed_backlog(conn, 1000, seed=11, as_of=AS_OF)
+
+
+def test_backlog_has_exactly_n_failed_duplicates_and_a_minority_of_context(backlog_1000) -> None:
+    dsn, summary = backlog_1000
+    labels = _rows(dsn, "SELECT expected_state, expected_delivery, scenario, veteran_key, dupe_group"
+                        " FROM synthetic.submission_labels")
+    states = defaultdict(int)
+    for state, *_ in labels:
+        states[state] += 1
+    assert states["failed"] == summary.per_state["failed"] == 1000
+    assert sum(v for k, v in states.items() if k != "failed") == 200  # success_share 0.2
+    assert summary.n == len(labels) == 1200
+    skipped = [r for r in labels if r[0] == "failed" and r[1] == "skipped_duplicate"]
+    assert 80 <= len(skipped) <= 200  # ~16% of failed are in duplicate groups; one of each set is delivered
+    scenarios = {r[2] for r in labels}
+    assert "dupe_cross_credential_failed" in scenarios and "dupe_all_failed" in scenarios
+    assert {s for s in synthetic.SCENARIOS if s.startswith("awkward_")} <= scenarios
+    # duplicates across credentials: one veteran (key) behind two user_uuids
+    uuids_per_vet = _rows(dsn, "SELECT l.veteran_key, count(DISTINCT s.user_uuid) FROM synthetic.submission_labels l"
+                               " JOIN form526_submissions s ON s.id = l.submission_id"
+                               " WHERE l.scenario = 'dupe_cross_credential_failed' GROUP BY 1")
+    assert uuids_per_vet and all(n == 2 for _, n in uuids_per_vet)
+
+
+def test_backlog_evidence_follows_the_stated_mix(backlog_1000) -> None:
+    dsn, _ = backlog_1000
+    forms = []
+    for (text,) in _rows(dsn, "SELECT form_json FROM form526_submissions ORDER BY id"):
+        try:
+            forms.append(json.loads(text))
+        except ValueError:
+            continue
+    with_uploads = [f["form526_uploads"] for f in forms if f["form526_uploads"]]
+    assert 0.34 <= len(with_uploads) / len(forms) <= 0.46  # evidence_share 0.4
+    counts = [len(u) for u in with_uploads]
+    assert set(counts) <= {1, 2, 3, 4} and 1.7 <= sum(counts) / len(counts) <= 2.3
+    kinds = defaultdict(int)
+    for item in (i for u in with_uploads for i in u):
+        kinds[item["name"].rsplit(".", 1)[-1].lower()] += 1
+    total = sum(kinds.values())
+    assert 0.48 <= kinds["pdf"] / total <= 0.62 and 0.23 <= (kinds["jpg"] + kinds["jpeg"]) / total <= 0.37
+    assert kinds["png"] and kinds["txt"] and set(kinds) <= {"pdf", "jpg", "jpeg", "png", "txt"}
+    guids = {g for (g,) in _rows(dsn, "SELECT CAST(guid AS text) FROM form_attachments"
+                                      " WHERE type = 'SupportingEvidenceAttachment'")}
+    uploads = {i["confirmationCode"] for u in with_uploads for i in u}  # a duplicate repeats its original's
+    assert len(guids & uploads) >= 0.97 * len(uploads)  # a few have no row or a row of another type
+
+
+def test_pool_server_serves_every_backlog_upload_from_the_pool(backlog_1000, tmp_path: Path) -> None:
+    boto3 = pytest.importorskip("boto3")
+    import threading
+
+    from include.form526.source.attachments import EvidenceStore
+    from tools.synthetic import pool
+
+    dsn, _ = backlog_1000
+    small = {"pdf": 2, "jpg": 2, "png": 1, "txt": 1}
+    written = pool.write_pool(tmp_path / "pool", seed=11, counts=small)
+    assert [len(written[k]) for k in small] == list(small.values())
+    server = pool.PoolServer(("127.0.0.1", 0), tmp_path / "pool", "evidence")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{server.server_address[1]}", region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        rows = _rows(dsn, "SELECT CAST(guid AS text), file_data FROM form_attachments"
+                          " WHERE type = 'SupportingEvidenceAttachment' ORDER BY id")
+        store = EvidenceStore(s3, "evidence")
+        magic = {"pdf": b"%PDF-", "png": b"\x89PNG", "jpg": b"\xff\xd8\xff", "txt": b"Statement in support"}
+        found = missing = 0
+        for guid, file_data in rows:
+            name = json.loads(file_data)["filename"]
+            key = f"disability_compensation_supporting_form/{guid}/{name}"
+            body, reason = store.open(key, 10 * 1024 * 1024)
+            if pool.choose(written, 11, guid, name) is None:
+                assert body is None and reason == "evidence_not_found", key
+                missing += 1
+                continue
+            with body:
+                assert body.read(32).startswith(magic[pool.kind_of_name(name)]), key
+            found += 1
+        assert found > 300 and 0 < missing < 0.06 * len(rows)
+        assert server.stats["get"] == found and server.stats["not_found"] == missing
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_pool_is_deterministic_and_its_spec_is_cheap(tmp_path: Path) -> None:
+    from tools.synthetic import pool
+
+    assert pool.pool_spec(5) == pool.pool_spec(5) != pool.pool_spec(6)
+    spec = pool.pool_spec(5)
+    assert sum(len(v) for v in spec.values()) == sum(pool.POOL_COUNTS.values())
+    sizes = [f.target for k, v in spec.items() if k != "txt" for f in v]
+    assert min(sizes) >= pool.MIN_BYTES and max(sizes) <= pool.MAX_BYTES
+    one = {"pdf": 1, "jpg": 1, "png": 1, "txt": 1}
+    a = pool.write_pool(tmp_path / "a", seed=5, counts=one)
+    b = pool.write_pool(tmp_path / "b", seed=5, counts=one)
+    assert a == b and all((tmp_path / "a" / f.name).read_bytes() == (tmp_path / "b" / f.name).read_bytes()
+                          for files in a.values() for f in files)
+
+
+def test_cli_seeds_a_backlog(source_dsn: str) -> None:
+    res = _cli("seed", "--dsn", source_dsn, "--failed", "250", "--seed", "3", "--as-of", "2025-06-01T12:00:00Z",
+               "--evidence-share", "0.5", "--success-share", "0.1")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["per_state"]["failed"] == 250 and summary["n"] == 275
+    res = _cli("seed", "--dsn", source_dsn, "--failed", "10", "--n", "10")
+    assert res.returncode == 2 and "not allowed with" in res.stderr

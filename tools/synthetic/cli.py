@@ -1,6 +1,7 @@
 """``python -m tools.synthetic schema|seed``: the generator's command line.
 
-``schema --dsn DSN``; ``seed --dsn DSN --n N [--seed 42] [--as-of ISO] [--batch-rows 5000]
+``schema --dsn DSN``; ``seed --dsn DSN (--n N | --failed N [--evidence-share 0.4] [--success-share 0.2])
+[--seed 42] [--as-of ISO] [--batch-rows 5000]
 [--evidence-bucket NAME [--s3-endpoint URL]]``. Prints counts only (never row data) on stdout as JSON;
 progress and errors go to stderr, one line each.
 """
@@ -17,6 +18,7 @@ from typing import Any, NoReturn
 import psycopg
 
 from include.form526.source.selection import normalize_as_of
+from tools.synthetic.backlog import DEFAULT_EVIDENCE_SHARE, DEFAULT_SUCCESS_SHARE, seed_backlog
 from tools.synthetic.evidence import put_evidence
 from tools.synthetic.seeding import DEFAULT_BATCH_ROWS, seed
 from tools.synthetic.writer import create_schema
@@ -29,6 +31,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
     return value
 
 
@@ -56,7 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     p_schema.add_argument("--dsn", required=True, help="libpq connection string of the target DB")
     p_seed = sub.add_parser("seed", help="create the schema if missing and insert N submissions")
     p_seed.add_argument("--dsn", required=True, help="libpq connection string of the target DB")
-    p_seed.add_argument("--n", type=_positive_int, required=True, help="number of submissions")
+    size = p_seed.add_mutually_exclusive_group(required=True)
+    size.add_argument("--n", type=_positive_int, help="number of submissions (the usual mix: ~5.5%% failed)")
+    size.add_argument("--failed", type=_positive_int,
+                      help="backlog mode: exactly this many failed submissions, duplicates and a minority of "
+                           "context rows, evidence from the pool (tools/synthetic/backlog.py)")
+    p_seed.add_argument("--evidence-share", type=_share, default=DEFAULT_EVIDENCE_SHARE,
+                        help=f"backlog mode: share of submissions with uploads (default {DEFAULT_EVIDENCE_SHARE})")
+    p_seed.add_argument("--success-share", type=_share, default=DEFAULT_SUCCESS_SHARE,
+                        help="backlog mode: context (non-failed) rows per failed one "
+                             f"(default {DEFAULT_SUCCESS_SHARE})")
     p_seed.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p_seed.add_argument("--as-of", type=_iso_datetime, default=None,
                         help="anchor time, ISO 8601 (default: now, UTC); naive means UTC")
@@ -99,8 +120,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             def report(done: int, total: int) -> None:
                 print(f"seeded {done}/{total} submissions", file=sys.stderr, flush=True)
 
-            summary = seed(conn, args.n, seed=args.seed, as_of=args.as_of, progress=report,
-                           batch_rows=args.batch_rows)
+            if args.failed:
+                summary = seed_backlog(conn, args.failed, seed=args.seed, as_of=args.as_of, progress=report,
+                                       batch_rows=args.batch_rows, evidence_share=args.evidence_share,
+                                       success_share=args.success_share)
+            else:
+                summary = seed(conn, args.n, seed=args.seed, as_of=args.as_of, progress=report,
+                               batch_rows=args.batch_rows)
             conn.commit()
             out = summary.as_dict()
             if args.evidence_bucket:

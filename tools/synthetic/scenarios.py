@@ -225,9 +225,15 @@ def _allocate(n: int, rng: random.Random) -> list[tuple[str | None, list[tuple[s
 
 def plan(n: int, rng: random.Random, as_of: datetime) -> list[PlanItem]:
     """Scenario and created_at of every submission, sorted by created_at (= id order)."""
+    return place(_allocate(n, rng), rng, as_of)
+
+
+def place(units: list[tuple[str | None, list[tuple[str, int]]]], rng: random.Random,
+          as_of: datetime) -> list[PlanItem]:
+    """Plan items of allocated units (singles and groups), dated and sorted by created_at (= id order)."""
     items: list[PlanItem] = []
     group_no = 0
-    for kind, members in _allocate(n, rng):
+    for kind, members in units:
         if kind is None:
             scenario = members[0][0]
             age = days_ago(SCENARIOS[scenario][1], rng)

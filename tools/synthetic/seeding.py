@@ -102,11 +102,11 @@ class _Seeder:
     """Generates submissions in plan order; one instance per ``seed`` call."""
 
     def __init__(self, rng: random.Random, crypto_rng: random.Random, as_of: datetime, start: dict[str, int],
-                 encryptor: Encryptor | None) -> None:
+                 encryptor: Encryptor | None, blobs: BlobMaker | None = None) -> None:
         self.rng = rng
         self.crypto_rng = crypto_rng
         self.as_of = as_of
-        self.blobs = BlobMaker(rng, as_of)
+        self.blobs = blobs if blobs is not None else BlobMaker(rng, as_of)
         self.jobs = JobWriter(rng, start["job"])
         self.rems = RemediationWriter(rng, start["rem"])
         self.outcomes = Outcomes(rng, as_of, self.jobs, self.rems, start["claim"])
@@ -247,6 +247,30 @@ def seed(
     """
     if n <= 0:
         raise ValueError("n must be a positive integer")
+    return seed_planned(conn, lambda rng, at: plan(n, rng, at), seed=seed, as_of=as_of, progress=progress,
+                        batch_rows=batch_rows, encrypt_with=encrypt_with, kms_key_id=kms_key_id)
+
+
+PlanFn = Callable[[random.Random, datetime], list[PlanItem]]
+BlobsFn = Callable[[random.Random, datetime], BlobMaker]
+
+
+def seed_planned(
+    conn: psycopg.Connection,
+    make_plan: PlanFn,
+    seed: int = 42,
+    as_of: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    encrypt_with: Any = None,
+    kms_key_id: str | None = None,
+    make_blobs: BlobsFn | None = None,
+) -> SeedSummary:
+    """``seed`` for any plan: ``make_plan(rng, as_of)`` gives the items, ``make_blobs(rng, as_of)`` the blob maker.
+
+    Both draw from the seeded stream in that order (plan first), as ``seed`` always has.
+    """
     if batch_rows <= 0:
         raise ValueError("batch_rows must be a positive integer")
     if encrypt_with is not None and not kms_key_id:
@@ -264,9 +288,11 @@ def seed(
         first_id = start["sub"]
         rng = random.Random(seed if first_id == 1 else f"{seed}:{first_id}")
         crypto_rng = random.Random(f"{seed}:{first_id}:crypto")
-        items = plan(n, rng, as_of)
+        items = make_plan(rng, as_of)
+        n = len(items)
         encryptor = Encryptor(encrypt_with, str(kms_key_id), crypto_rng, as_of) if encrypt_with is not None else None
-        seeder = _Seeder(rng, crypto_rng, as_of, start, encryptor)
+        seeder = _Seeder(rng, crypto_rng, as_of, start, encryptor,
+                         make_blobs(rng, as_of) if make_blobs is not None else None)
         seeder.index_groups(items)
         cur = conn.cursor()
         for batch_start in range(0, n, batch_rows):

@@ -163,12 +163,16 @@ class _Batch:
                    and d["batch_id"] == spec.batch_id}
         log.info("batch %s: %d planned, %d claimed, %d delivered by an earlier attempt, %d held elsewhere",
                  spec.batch_id, len(ids), len(claims), len(earlier), len(ids) - len(claims) - len(earlier))
+        # the per-submission lines fold in the Airflow log viewer; the batch's summary line stays in view below
+        log.info("::group::Submissions of batch %s (per-submission failures)", spec.batch_id)
         try:
             self._deliver(ids, claims, earlier)
         except BaseException:
+            log.info("::endgroup::")
             with contextlib.suppress(Exception):  # the ledger may be what failed; then the claims expire instead
                 ledger.release(self.ledger, spec.worker)
             raise
+        log.info("::endgroup::")
         res.failed = sum(self.codes.values())
         res.error_codes = dict(sorted(self.codes.items()))
         res.held_elsewhere = len(ids) - len(claims) - len(earlier)
