@@ -24,18 +24,24 @@ Replaces the production-console process that cleared ~150k silently failed disab
 
 1. **begin_run** — validates the parameters (unknown keys and cross-field rules included), migrates the
    ledger, reads the optional id list from S3, registers the run.
-2. **extract** — reads the vets-api database in a READ ONLY transaction: submissions *failed* by the
-   vets-api definition as of the run's logical time, in scope. Explicit ids that are not failed are
-   reported `not_eligible` / `not_found`, never dropped.
-3. **deduplicate** — per veteran, identical form content is one claim: a success first skips every
-   failed copy; otherwise the earliest failed copy is kept.
+2. **extract** — reads the vets-api database in a READ ONLY transaction (source mode `encrypted`: the
+   Lockbox ciphertext columns, decrypted in memory through KMS): submissions *failed* by vets-api's own
+   scope as of the run's logical time, in scope. Failed requires no claim id: an established Lighthouse
+   claim without a PDF is never packaged. Explicit ids that are not failed are reported `not_eligible` /
+   `not_found`, never dropped.
+3. **deduplicate** — per veteran (the `user_account_id` linking the veteran's credentials, else the
+   `user_uuid`), identical form content is one claim: an *established* copy first (a claim exists) skips
+   every failed copy; otherwise the earliest failed copy is kept. An e-mail-notified or
+   ignored-as-duplicate copy establishes nothing.
 4. **plan_batches** — drops ids already delivered (unless `redeliver`), caps the run at
    `max_submissions` (oldest first), cuts batches.
-5. **build_and_deliver** (mapped, one per batch) — renders `<id>.zip` (21-526EZ PDF + metadata.json +
-   mappings.json), uploads it encrypted, confirms size and SHA-256, records it in the ledger.
-   One bad submission fails alone.
+5. **build_and_deliver** (mapped, one per batch) — renders `<id>.zip` (21-526EZ PDF, ancillary forms,
+   the veteran's evidence as attachmentN.pdf, metadata.json, mappings.json), uploads it encrypted,
+   confirms size and SHA-256, records it in the ledger. One bad submission fails alone; evidence that
+   cannot be included is listed with its reason and never blocks the claim.
 6. **reconcile** — runs even when batches failed: `reconciliation.csv`, `summary.json` and
-   `remaining.csv` under `{key_prefix}/reports/{run}/`, every upload checked against S3.
+   `remaining.csv` under `{key_prefix}/reports/{run}/` (the optional hand-off under
+   `{key_prefix}/handoff/{run}/`), every upload checked against S3.
 7. **enforce_failure_tolerance** — fails the run when more than `tolerated_failure_percent` failed.
 
 **Airflow wiring**: extract, build_and_deliver and reconcile read the vets-api database in one pool
@@ -149,13 +155,14 @@ def form526_backlog_resubmission():
                                     as_of=datetime.fromisoformat(run["as_of"]), decryptor=row_decryptor())
 
     @task
-    def deduplicate(run: dict, extracted: dict) -> dict:
-        """Per veteran, keep one failed copy of identical form content (none when a copy succeeded)."""
+    def deduplicate(run: dict) -> dict:
+        """Per veteran (credentials linked by their account), keep one failed copy of identical form content (none
+        when an established copy came first)."""
         with pg_connection(config.LEDGER_CONN_ID) as led:
             return pipeline.dedupe(led, run_id=run["run_id"])
 
     @task
-    def plan_batches(run: dict, deduped: dict, params=None) -> list[dict]:
+    def plan_batches(run: dict, params=None) -> list[dict]:
         """Drop ids already delivered (unless redeliver), apply max_submissions, cut the batches to map over."""
         with pg_connection(config.LEDGER_CONN_ID) as led:
             try:
@@ -194,8 +201,9 @@ def form526_backlog_resubmission():
     # scope -> extract -> deduplicate -> plan batches
     run = begin_run()
     extracted = extract(run)
-    deduped = deduplicate(run, extracted)
-    batches = plan_batches(run, deduped)
+    deduped = deduplicate(run)
+    batches = plan_batches(run)
+    chain(extracted, deduped, batches)  # each step reads what the previous one wrote to the ledger
 
     # build and deliver, one mapped task per batch
     delivered = DeliverBatchOperator.partial(
