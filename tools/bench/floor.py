@@ -27,15 +27,16 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from include.form526.package.attachments import AttachedEvidence  # noqa: E402
+from include.form526.delivery.batch import EvidenceSettings, gather_evidence  # noqa: E402
 from include.form526.package.build import PackageError, SourceSubmission, build_package  # noqa: E402
-from include.form526.package.evidence import Reason, convert_to_pdf  # noqa: E402
+from include.form526.package.evidence import Reason  # noqa: E402
 from include.form526.package.submission import parse_submission  # noqa: E402
-from include.form526.source.attachments import AttachmentRow, locate, read_attachment_rows  # noqa: E402
+from include.form526.source.attachments import AttachmentRow, read_attachment_rows  # noqa: E402
 from include.form526.source.extraction import SourceRow, stream_submissions  # noqa: E402
 from tools.synthetic.pool import PoolFile, choose, load_pool  # noqa: E402
 
@@ -66,45 +67,36 @@ def load_rows(dsn: str, ids: list[int]) -> tuple[list[SourceSubmission], dict[st
     return subs, attachments
 
 
-def _gather(sub_uploads, attachments: dict[str, list[AttachmentRow]], pool: Pool | None, files: contextlib.ExitStack,
-            stats: Counter[str]) -> list[AttachedEvidence]:
-    """``delivery.batch._Batch._gather`` with the pool's local files in place of the evidence bucket."""
-    out: list[AttachedEvidence] = []
-    for u in sub_uploads:
-        if not u.is_valid:
-            out.append(AttachedEvidence(u.index, u.attachment_id, Reason.INVALID_UPLOAD.value, None))
-            continue
-        if pool is None:
-            out.append(AttachedEvidence(u.index, u.attachment_id, Reason.NOT_CONFIGURED.value, None))
-            continue
-        where = locate(u.confirmation_code, attachments)
-        pf = choose(pool.files, pool.seed, u.confirmation_code, where.filename) if where.key and where.filename \
-            else None
-        if where.reason is not None or pf is None:
-            out.append(AttachedEvidence(u.index, u.attachment_id, str(where.reason or Reason.NOT_FOUND), None))
-            continue
-        stats["evidence_files"] += 1
-        stats["evidence_bytes"] += pf.size
-        with open(pool.directory / pf.name, "rb") as source:
-            pdf = files.enter_context(tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES))  # noqa: SIM115
-            result = convert_to_pdf(source, where.filename or "", out=pdf)
-        if not result.included:
-            out.append(AttachedEvidence(u.index, u.attachment_id, str(result.reason), None))
-            continue
-        pdf.seek(0)
-        out.append(AttachedEvidence(u.index, u.attachment_id, None, pdf))
-    return out
+class PoolStore:
+    """The evidence store as the floor sees it: the pool file the evidence server would answer for a key, read
+    from its local copy (``gather_evidence`` calls ``open`` exactly as it calls ``EvidenceStore.open``)."""
+
+    def __init__(self, pool: Pool, stats: Counter[str]) -> None:
+        self.pool, self.stats = pool, stats
+
+    def open(self, key: str, max_bytes: int) -> tuple[IO[bytes] | None, Reason | None]:
+        _, guid, filename = key.split("/", 2)
+        pf = choose(self.pool.files, self.pool.seed, guid, filename)
+        if pf is None:
+            return None, Reason.NOT_FOUND
+        if pf.size > max_bytes:
+            return None, Reason.TOO_LARGE
+        self.stats["evidence_files"] += 1
+        self.stats["evidence_bytes"] += pf.size
+        return open(self.pool.directory / pf.name, "rb"), None
 
 
 def render_all(subs: list[SourceSubmission], attachments: dict[str, list[AttachmentRow]],
                pool: Pool | None) -> Counter[str]:
     """Build every package as the batch does (evidence included); counts of what happened."""
     stats: Counter[str] = Counter()
+    settings = EvidenceSettings(spool_bytes=SPOOL_BYTES)
+    store = PoolStore(pool, stats) if pool is not None else None
     for sub in subs:
         with contextlib.ExitStack() as files:
             try:
                 parsed = parse_submission(sub)
-                evidence = _gather(parsed.uploads, attachments, pool, files, stats)
+                evidence = gather_evidence(parsed.uploads, attachments, settings, files, store)
                 out = files.enter_context(tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES))
                 pkg = build_package(sub, evidence, out=out, parsed=parsed)
             except PackageError:

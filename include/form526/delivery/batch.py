@@ -33,9 +33,9 @@ import logging
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import IO
+from typing import IO, Protocol
 
 from include.form526.csv_safety import neutralise
 from include.form526.delivery import ledger
@@ -44,7 +44,7 @@ from include.form526.package.attachments import AttachedEvidence
 from include.form526.package.build import Package, PackageError, SourceSubmission, build_package
 from include.form526.package.evidence import DEFAULT_LIMITS, EvidenceLimits, Reason, convert_to_pdf
 from include.form526.package.submission import Submission, Upload, parse_submission
-from include.form526.source.attachments import EvidenceStore, locate, read_attachment_rows
+from include.form526.source.attachments import AttachmentRow, EvidenceStore, locate, read_attachment_rows
 from include.form526.source.decryption import RowDecryptor
 from include.form526.source.extraction import SourceRow, stream_submissions
 
@@ -252,39 +252,52 @@ class _Batch:
         self.result.uploaded += 1
 
     def _gather(self, uploads: Sequence[Upload], files: contextlib.ExitStack) -> list[AttachedEvidence]:
-        """One outcome per upload, fetched and converted one file at a time into spooled files."""
-        if not uploads:
-            return []
-        out: list[AttachedEvidence] = []
-        store = self.evidence.store
-        valid = [u for u in uploads if u.is_valid]
-        rows = read_attachment_rows(self.source, [u.confirmation_code for u in valid],
+        """One outcome per upload (see ``gather_evidence``), the ``form_attachments`` rows read in this batch's
+        snapshot (decrypted in memory in source mode ``encrypted``)."""
+        valid = [u.confirmation_code for u in uploads if u.is_valid]
+        rows = read_attachment_rows(self.source, valid,
                                     self.decryptor.attachment_file_data if self.decryptor else None) \
-            if store is not None and valid else {}
-        for u in uploads:
-            if not u.is_valid:
-                out.append(AttachedEvidence(u.index, u.attachment_id, Reason.INVALID_UPLOAD.value, None))
-                continue
-            if store is None:
-                out.append(AttachedEvidence(u.index, u.attachment_id, Reason.NOT_CONFIGURED.value, None))
-                continue
-            where = locate(u.confirmation_code, rows)
-            if where.reason is not None:
-                out.append(AttachedEvidence(u.index, u.attachment_id, str(where.reason), None))
-                continue
-            source, reason = store.open(where.key, self.evidence.limits.max_bytes)
-            if source is None:
-                out.append(AttachedEvidence(u.index, u.attachment_id, str(reason), None))
-                continue
-            with source:
-                pdf = files.enter_context(tempfile.SpooledTemporaryFile(max_size=self.evidence.spool_bytes))  # noqa: SIM115
-                result = convert_to_pdf(source, where.filename or "", out=pdf, limits=self.evidence.limits)
-            if not result.included:
-                out.append(AttachedEvidence(u.index, u.attachment_id, str(result.reason), None))
-                continue
-            pdf.seek(0)
-            out.append(AttachedEvidence(u.index, u.attachment_id, None, pdf))
-        return out
+            if self.evidence.store is not None and valid else {}
+        return gather_evidence(uploads, rows, self.evidence, files)
+
+
+class EvidenceOpener(Protocol):
+    """What ``gather_evidence`` needs of a store: ``EvidenceStore``, or the benchmark's local pool."""
+
+    def open(self, key: str, max_bytes: int) -> tuple[IO[bytes] | None, Reason | None]: ...
+
+
+def gather_evidence(uploads: Sequence[Upload], rows: Mapping[str, list[AttachmentRow]],
+                    evidence: EvidenceSettings, files: contextlib.ExitStack,
+                    store: EvidenceOpener | None = None) -> list[AttachedEvidence]:
+    """One outcome per upload, fetched and converted one file at a time into spooled files (closed with
+    ``files``). ``store`` defaults to ``evidence.store``."""
+    store = store if store is not None else evidence.store
+    out: list[AttachedEvidence] = []
+    for u in uploads:
+        if not u.is_valid:
+            out.append(AttachedEvidence(u.index, u.attachment_id, Reason.INVALID_UPLOAD.value, None))
+            continue
+        if store is None:
+            out.append(AttachedEvidence(u.index, u.attachment_id, Reason.NOT_CONFIGURED.value, None))
+            continue
+        where = locate(u.confirmation_code, rows)
+        if where.reason is not None:
+            out.append(AttachedEvidence(u.index, u.attachment_id, str(where.reason), None))
+            continue
+        source, reason = store.open(where.key, evidence.limits.max_bytes)
+        if source is None:
+            out.append(AttachedEvidence(u.index, u.attachment_id, str(reason), None))
+            continue
+        with source:
+            pdf = files.enter_context(tempfile.SpooledTemporaryFile(max_size=evidence.spool_bytes))  # noqa: SIM115
+            result = convert_to_pdf(source, where.filename or "", out=pdf, limits=evidence.limits)
+        if not result.included:
+            out.append(AttachedEvidence(u.index, u.attachment_id, str(result.reason), None))
+            continue
+        pdf.seek(0)
+        out.append(AttachedEvidence(u.index, u.attachment_id, None, pdf))
+    return out
 
 
 def _build(sub: SourceSubmission, evidence: Sequence[AttachedEvidence], out: IO[bytes], parsed: Submission) -> Package:
