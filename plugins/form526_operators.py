@@ -80,5 +80,5 @@ class DeliverBatchOperator(BaseOperator):
         evidence = EvidenceSettings(store=evidence_store(), limits=limits, spool_bytes=config.SPOOL_BYTES)
         with pg_connection(self.source_conn_id) as source, pg_connection(self.ledger_conn_id) as led:
             result = deliver_batch(spec, source_conn=source, ledger_conn=led, store=store, evidence=evidence,
-                                   decryptor=row_decryptor())
+                                   decryptor=row_decryptor(), upload_ahead=config.UPLOAD_AHEAD)
         return result.as_xcom()

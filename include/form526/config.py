@@ -82,6 +82,9 @@ EVIDENCE_MAX_PIXELS = int(os.environ.get("FORM526_EVIDENCE_MAX_PIXELS", "6400000
 EVIDENCE_MAX_PAGES = int(os.environ.get("FORM526_EVIDENCE_MAX_PAGES", "2000"))
 SPOOL_BYTES = int(os.environ.get("FORM526_SPOOL_BYTES", str(8 * 1024 * 1024)))
 """Evidence files and packages are held in memory up to this size, then in an unlinked temporary file."""
+UPLOAD_AHEAD = int(os.environ.get("FORM526_UPLOAD_AHEAD", "2"))
+"""Packages a batch uploads in the background while it renders the next ones (0: one at a time). Each holds
+up to ``SPOOL_BYTES`` of memory until S3 confirmed it."""
 MULTIPART_THRESHOLD_BYTES = int(os.environ.get("FORM526_MULTIPART_THRESHOLD_BYTES", str(32 * 1024 * 1024)))
 CLAIM_TTL_MINUTES = int(os.environ.get("FORM526_CLAIM_TTL_MINUTES", "30"))
 BATCH_TIMEOUT_MINUTES = float(os.environ.get("FORM526_BATCH_TIMEOUT_MINUTES", "180"))

@@ -235,3 +235,97 @@ def test_scheduled_sweep_after_a_manual_run_takes_only_the_remainder(fresh, serv
     assert by_status["uploaded"].isdisjoint(delivered)
     assert by_status["uploaded"] | by_status.get("failed", set()) | delivered == fresh
     assert_exactly_once(services, fresh)
+
+
+def _one_batch(services, run: str, batch_size: int) -> tuple[list[dict], dict]:
+    params = {"batch_size": batch_size, "bucket": h.BUCKET, "key_prefix": "form526", "tolerated_failure_percent": 100,
+              "dry_run": False, "redeliver": False, "max_submissions": None, "submission_ids": None,
+              "submission_ids_s3_uri": None, "created_after": None, "created_before": None}
+    scope = validate_params(params, params)
+    as_of = datetime.now(UTC)
+    with psycopg.connect(services.source_dsn, autocommit=True) as src, \
+            psycopg.connect(services.ledger_dsn, autocommit=True) as led:
+        pipeline.begin_run(led, run_id=run, dag_id=DAG_ID, as_of=as_of, params=params, known_params=params,
+                           open_csv=lambda b, k: [])
+        pipeline.extract(src, led, run_id=run, scope=scope, as_of=as_of)
+        pipeline.dedupe(led, run_id=run)
+        return pipeline.plan(led, run_id=run, run_key_=run_key(run), scope=scope), params
+
+
+def test_the_next_package_renders_while_the_previous_one_uploads(fresh, services, monkeypatch):
+    """The first upload is held until two more packages have been rendered: without uploads in the
+    background the batch would wait on it forever (the test's own timeout); nothing is recorded uploaded
+    before S3 confirmed it, and the batch still delivers every package exactly once."""
+    from include.form526.delivery import batch as batch_mod
+
+    plans, _ = _one_batch(services, "manual__overlap", 40)
+    rendered = threading.Semaphore(0)
+    original_build, original_put = batch_mod._build, ObjectStore.put_file_confirmed
+    seen_uploaded_early: list[int] = []
+    first = {"held": False}
+
+    def counting_build(*a, **kw):
+        pkg = original_build(*a, **kw)
+        rendered.release()
+        return pkg
+
+    def held_put(self, bucket, key, *a, **kw):
+        if not first["held"]:
+            first["held"] = True
+            for _ in range(2):  # two more packages render while this one is "on the wire"
+                assert rendered.acquire(timeout=60), "the batch did not render ahead of a pending upload"
+            with psycopg.connect(services.ledger_dsn) as conn:
+                seen_uploaded_early.extend(r[0] for r in conn.execute(
+                    "SELECT submission_id FROM form526_deliveries WHERE state = 'uploaded' AND s3_key = %s",
+                    (key,)))
+        return original_put(self, bucket, key, *a, **kw)
+
+    monkeypatch.setattr(batch_mod, "_build", counting_build)
+    monkeypatch.setattr(ObjectStore, "put_file_confirmed", held_put)
+    b = plans[0]
+    spec = BatchSpec(run_id="manual__overlap", run_key=b["run_key"], batch_no=b["batch_no"], bucket=h.BUCKET,
+                     key_prefix="form526")
+    with psycopg.connect(services.source_dsn, autocommit=True) as src, \
+            psycopg.connect(services.ledger_dsn, autocommit=True) as led:
+        res = deliver_batch(spec, source_conn=src, ledger_conn=led, store=ObjectStore(services.boto3_client()),
+                            flush_every=1)
+    assert first["held"] and seen_uploaded_early == []
+    assert res.uploaded + res.failed == res.claimed == b["count"]
+    rows = ledger_rows(services)
+    uploaded = {sid for sid, (state, _, _) in rows.items() if state == "uploaded"}
+    assert len(uploaded) == res.uploaded
+    assert all(packages_per_id(services)[sid] == 1 for sid in uploaded)
+
+
+def test_an_upload_failing_in_the_background_fails_the_batch_and_the_retry_delivers_once(fresh, services,
+                                                                                        monkeypatch):
+    """S3 refuses the 5th upload (on the upload thread): the batch raises, nothing after it is recorded
+    uploaded without its object, and a second attempt of the same batch delivers every package once."""
+    plans, _ = _one_batch(services, "manual__bg_fail", 30)
+    original = ObjectStore.put_file_confirmed
+    calls = {"n": 0}
+
+    def failing(self, *a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise ConnectionError("injected: S3 unreachable")
+        return original(self, *a, **kw)
+
+    monkeypatch.setattr(ObjectStore, "put_file_confirmed", failing)
+    b = plans[0]
+    spec = BatchSpec(run_id="manual__bg_fail", run_key=b["run_key"], batch_no=b["batch_no"], bucket=h.BUCKET,
+                     key_prefix="form526")
+    store = ObjectStore(services.boto3_client())
+    with psycopg.connect(services.source_dsn, autocommit=True) as src, \
+            psycopg.connect(services.ledger_dsn, autocommit=True) as led:
+        with pytest.raises(ConnectionError):
+            deliver_batch(spec, source_conn=src, ledger_conn=led, store=store, flush_every=1)
+        rows = ledger_rows(services)
+        keys = h.list_keys(services)
+        assert all(rows[sid][1] in keys for sid, (state, _, _) in rows.items() if state == "uploaded")
+        res = deliver_batch(spec, source_conn=src, ledger_conn=led, store=store, flush_every=1)
+    rows = ledger_rows(services)
+    batch_rows = {sid: r for sid, r in rows.items() if r[0] in ("uploaded", "failed")}
+    assert len(batch_rows) == b["count"]
+    assert all(n == 1 for n in packages_per_id(services).values())
+    assert res.claimed == res.uploaded + res.failed and res.claimed < b["count"]

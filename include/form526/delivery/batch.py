@@ -13,6 +13,11 @@ The order of effects is what makes a crash at any point recoverable:
    each part's SHA-256 verified by S3);
 4. record ``uploaded`` only after S3 confirmed, in groups of ``flush_every``.
 
+Uploads run on one background thread, up to ``upload_ahead`` packages behind the rendering: while S3
+receives package *k*, the task renders *k+1* (the PUT is mostly waiting, and the socket wait releases the
+GIL), so a slot's wall per package is its CPU rather than CPU plus the round trip. Outcomes are still
+recorded in order and only once S3 confirmed; an upload that fails fails the batch as before.
+
 While it works, the batch extends its claims every third of the claim TTL (a heartbeat), so a long batch
 never loses its submissions to another run; a dead worker's claims still expire after the TTL. The task's
 ``execution_timeout`` bounds the whole batch: on timeout the claims are released and the next run goes on.
@@ -32,8 +37,9 @@ import json
 import logging
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import IO, Protocol
 
@@ -128,17 +134,31 @@ class EvidenceSettings:
 
 
 def deliver_batch(spec: BatchSpec, *, source_conn, ledger_conn, store: ObjectStore, flush_every: int = 50,
-                  evidence: EvidenceSettings | None = None, decryptor: RowDecryptor | None = None) -> BatchResult:
-    """Deliver every claimable submission of batch ``spec.batch_no``; see the module doc for the order."""
+                  evidence: EvidenceSettings | None = None, decryptor: RowDecryptor | None = None,
+                  upload_ahead: int = 2) -> BatchResult:
+    """Deliver every claimable submission of batch ``spec.batch_no``; see the module doc for the order.
+    ``upload_ahead``: packages uploading in the background while the next ones render (0: one at a time)."""
     return _Batch(spec, source_conn, ledger_conn, store, flush_every, evidence or EvidenceSettings(),
-                  decryptor).run()
+                  decryptor, upload_ahead).run()
+
+
+@dataclass
+class _InFlight:
+    """A rendered package on its way to S3, and what to record once S3 confirmed it."""
+
+    future: Future[Stored]
+    out: IO[bytes]
+    record: Callable[[Stored], None]
 
 
 class _Batch:
     def __init__(self, spec: BatchSpec, source_conn, ledger_conn, store: ObjectStore, flush_every: int,
-                 evidence: EvidenceSettings, decryptor: RowDecryptor | None) -> None:
+                 evidence: EvidenceSettings, decryptor: RowDecryptor | None, upload_ahead: int = 2) -> None:
         self.spec, self.source, self.ledger, self.store = spec, source_conn, ledger_conn, store
         self.evidence, self.decryptor = evidence, decryptor
+        self.upload_ahead = max(0, upload_ahead)
+        self.in_flight: deque[_InFlight] = deque()
+        self.uploader: ThreadPoolExecutor | None = None
         self.missing: Counter[str] = Counter()
         self.flush_every = flush_every
         self.heartbeat_seconds = max(10.0, spec.claim_ttl_minutes * 60 / 3)
@@ -165,13 +185,17 @@ class _Batch:
                  spec.batch_id, len(ids), len(claims), len(earlier), len(ids) - len(claims) - len(earlier))
         # the per-submission lines fold in the Airflow log viewer; the batch's summary line stays in view below
         log.info("::group::Submissions of batch %s (per-submission failures)", spec.batch_id)
+        self.uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"form526-upload-{spec.batch_id}")
         try:
             self._deliver(ids, claims, earlier)
         except BaseException:
             log.info("::endgroup::")
+            self._abandon_uploads()
             with contextlib.suppress(Exception):  # the ledger may be what failed; then the claims expire instead
                 ledger.release(self.ledger, spec.worker)
             raise
+        finally:
+            self.uploader.shutdown(wait=True, cancel_futures=True)
         log.info("::endgroup::")
         res.failed = sum(self.codes.values())
         res.error_codes = dict(sorted(self.codes.items()))
@@ -188,6 +212,31 @@ class _Batch:
                  "evidence included=%d not included=%s", spec.batch_id, res.uploaded, res.already_in_s3, res.failed,
                  res.held_elsewhere, res.error_codes or "{}", res.attachments, res.missing_evidence or "{}")
         return res
+
+    def _await_uploads(self, keep: int) -> None:
+        """Record the oldest uploads once S3 confirmed them, until at most ``keep`` are in flight; an upload
+        that failed raises here (the batch fails and is retried)."""
+        while len(self.in_flight) > keep:
+            job = self.in_flight.popleft()
+            job.record(job.future.result())
+
+    def _abandon_uploads(self) -> None:
+        """On the way out of a failed batch: cancel what has not started, wait for what has, close the files.
+        An upload that did land is not recorded; the next attempt finds it in S3 (its claim says it may exist)."""
+        for job in self.in_flight:
+            job.future.cancel()
+        for job in self.in_flight:
+            with contextlib.suppress(BaseException):
+                job.future.exception()
+            job.out.close()
+        self.in_flight.clear()
+
+    def _upload(self, c: ledger.Claim, out: IO[bytes], pkg: Package) -> Stored:
+        try:
+            return self.store.put_file_confirmed(c.bucket, c.key, out, size=pkg.size, sha256_hex=pkg.sha256,
+                                                 content_type="application/zip")
+        finally:
+            out.close()
 
     def _flush(self) -> None:
         ledger.record_outcomes(self.ledger, self.spec.worker, self.uploaded, self.failed)
@@ -214,11 +263,13 @@ class _Batch:
                 self._fail(row.id, row.error, "the submission's encrypted columns could not be decrypted")
             else:
                 self._deliver_one(row, claims[row.id])
+            self._await_uploads(keep=self.upload_ahead)
             if len(self.uploaded) + len(self.failed) >= self.flush_every:
                 self._flush()
             if time.monotonic() - self.last_heartbeat >= self.heartbeat_seconds:
                 ledger.extend_claims(self.ledger, self.spec.worker, self.spec.claim_ttl_minutes)
                 self.last_heartbeat = time.monotonic()
+        self._await_uploads(keep=0)
         for sid in sorted(set(claims) - seen):
             self._fail(sid, "source_row_missing", "the submission is no longer in the source table")
         self._flush()
@@ -226,23 +277,42 @@ class _Batch:
     def _deliver_one(self, row: SourceRow, c: ledger.Claim) -> None:
         sub = SourceSubmission(id=row.id, created_at=row.created_at, form_json=row.form_json,
                                auth_headers_json=row.auth_headers_json)
-        with contextlib.ExitStack() as files:
-            try:
+        out = tempfile.SpooledTemporaryFile(max_size=self.evidence.spool_bytes)  # noqa: SIM115 (closed below)
+        try:
+            with contextlib.ExitStack() as files:  # the converted evidence: closed once the package is built
                 parsed = parse_submission(sub)
                 evidence = self._gather(parsed.uploads, files)
-                out = files.enter_context(tempfile.SpooledTemporaryFile(max_size=self.evidence.spool_bytes))
                 pkg = _build(sub, evidence, out, parsed)
-            except PackageError as err:
-                self._fail(row.id, err.code, err.detail)
-                return
-            if c.may_exist and self.store.matches_file(c.bucket, c.key, out, size=pkg.size, sha256_hex=pkg.sha256):
-                self.result.already_in_s3 += 1
-                stored = _describe(out, pkg.size, pkg.sha256, self.store)
-            else:
-                stored = self.store.put_file_confirmed(c.bucket, c.key, out, size=pkg.size, sha256_hex=pkg.sha256,
-                                                       content_type="application/zip")
+        except PackageError as err:
+            out.close()
+            self._fail(row.id, err.code, err.detail)
+            return
+        except BaseException:
+            out.close()
+            raise
         included = sum(1 for e in evidence if e.reason is None)
         missing = Counter(e.reason for e in evidence if e.reason is not None)
+
+        def record(stored: Stored) -> None:
+            self._record(row, c, pkg, stored, included, missing)
+
+        if c.may_exist:  # a retry: the bytes may already be there (checked now, in order, not in the background)
+            self._await_uploads(keep=0)
+            with out:
+                if self.store.matches_file(c.bucket, c.key, out, size=pkg.size, sha256_hex=pkg.sha256):
+                    self.result.already_in_s3 += 1
+                    record(_describe(out, pkg.size, pkg.sha256, self.store))
+                    return
+                record(self.store.put_file_confirmed(c.bucket, c.key, out, size=pkg.size, sha256_hex=pkg.sha256,
+                                                     content_type="application/zip"))
+            return
+        if self.uploader is None or self.upload_ahead == 0:
+            record(self._upload(c, out, pkg))
+            return
+        self.in_flight.append(_InFlight(self.uploader.submit(self._upload, c, out, pkg), out, record))
+
+    def _record(self, row: SourceRow, c: ledger.Claim, pkg: Package, stored: Stored, included: int,
+                missing: Counter[str]) -> None:
         self.uploaded.append(ledger.Uploaded(row.id, pkg.sha256, pkg.size, stored.etag, stored.checksum_sha256,
                                              attachments=included, missing=dict(missing)))
         self.result.attachments += included

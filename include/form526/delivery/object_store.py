@@ -140,9 +140,10 @@ class ObjectStore:
 
     def put(self, bucket: str, key: str, data: bytes, *, content_type: str, sha256_hex: str | None = None) -> dict:
         sha = sha256_hex or hashlib.sha256(data).hexdigest()
+        # the SHA-256 is already known: sent as the checksum S3 verifies, so botocore does not hash the body again
         return self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type,
-                                      ChecksumAlgorithm="SHA256", Metadata={"sha256": sha},
-                                      **self.encryption.extra_args)
+                                      ChecksumAlgorithm="SHA256", ChecksumSHA256=_b64(bytes.fromhex(sha)),
+                                      Metadata={"sha256": sha}, **self.encryption.extra_args)
 
     def put_confirmed(self, bucket: str, key: str, data: bytes, *, content_type: str, sha256_hex: str) -> None:
         """Upload and make sure S3 holds exactly these bytes, or raise UploadNotConfirmed.
