@@ -2,7 +2,7 @@
 
 For each N it seeds a backlog (``tools.synthetic.seed_backlog``: exactly N failed submissions, duplicates,
 a minority of context rows, evidence from the pool), runs the real DAG under Airflow (API server + scheduler +
-DAG processor, LocalExecutor, PostgreSQL metadata DB, parallelism 2 by default) against a moto S3 server for
+DAG processor, LocalExecutor, PostgreSQL metadata DB, parallelism 3 by default) against a moto S3 server for
 the packages and the pool's read-only S3 for the evidence (and, in encrypted source mode, a moto KMS server),
 once per batch size, then builds the same packages in one plain process (the floor). Prints a table, writes
 JSON to tools/bench/results/.
@@ -544,7 +544,7 @@ def cpu_ratio_net_of_idle(res: dict[str, Any], sc: dict[str, Any], r: dict[str, 
 def table(results: list[dict[str, Any]], markdown: bool = False) -> str:
     """The scale table (one row per run), the linearity table (ms/sub by N per mix), CPU by process class."""
     rows = _rows(results)
-    head = ["scenario", "seeded rows", "failed", "delivered", "batch", "tasks", "wall s", "subs/s", "ms/sub",
+    head = ["scenario", "seeded rows", "failed", "delivered", "batch", "tasks", "slots", "wall s", "subs/s", "ms/sub",
             "floor ms/pkg", "ratio (raw)", "ratio (pipeline)", "cpu× (pipeline)", "cpu× net of idle", "S3 req/pkg",
             "KiB/pkg", "cores busy",
             "peak task RSS MB", "load"]
@@ -555,7 +555,8 @@ def table(results: list[dict[str, Any]], markdown: bool = False) -> str:
                 + ("" if r["state"] == "success" else f" ({r['state']})"))
         pp = r["per_package"]
         body.append([name, f"{sc['seeded']['rows']:,}", f"{sc['seeded']['per_state']['failed']:,}",
-                     f"{r['delivered']:,}", str(r["batch_size"]), str(r["batches"]), f"{r['wall_seconds']:.1f}",
+                     f"{r['delivered']:,}", str(r["batch_size"]), str(r["batches"]),
+                     str(x["res"].get("parallelism", 2)), f"{r['wall_seconds']:.1f}",
                      f"{r['submissions_per_second']:.1f}", f"{r['ms_per_submission']:.2f}",
                      _num(sc["floor"].get("ms_per_package")), _num(r["ratio_raw"]), _num(r["ratio_pipeline"]),
                      _num(r["cpu_ratio_pipeline"]), _num(cpu_ratio_net_of_idle(x["res"], sc, r)),
@@ -565,19 +566,19 @@ def table(results: list[dict[str, Any]], markdown: bool = False) -> str:
                      f"{x['peak']:.0f}", f"{r['loadavg_before'][0]:.1f}"])
     out = [_render(head, body, markdown)]
     # linearity: the same mix and mode at several N
-    groups: dict[tuple[str, float], list[tuple[int, float]]] = {}
+    groups: dict[tuple[str, float, int], list[tuple[int, float]]] = {}
     for x in rows:
         if x["r"]["state"] == "success":
-            groups.setdefault((x["sc"]["source_mode"], x["sc"]["evidence_share"]), []).append(
-                (x["sc"]["n_failed"], x["r"]["ms_per_submission"]))
+            groups.setdefault((x["sc"]["source_mode"], x["sc"]["evidence_share"], x["res"].get("parallelism", 2)),
+                              []).append((x["sc"]["n_failed"], x["r"]["ms_per_submission"]))
     lin = []
-    for (mode, share), points in sorted(groups.items()):
+    for (mode, share, slots), points in sorted(groups.items()):
         if len({n for n, _ in points}) < 2:
             continue
         points.sort()
         ten = [ms for n, ms in points if n == 10_000]
         for n, ms in points:
-            lin.append([f"{mode}, evidence {share:.0%}", f"{n:,}", f"{ms:.2f}",
+            lin.append([f"{mode}, evidence {share:.0%}, {slots} slots", f"{n:,}", f"{ms:.2f}",
                         f"{100 * (ms / ten[0] - 1):+.0f}%" if ten else ""])
     if lin:
         out += ["", _render(["mix", "N failed", "ms/sub", "vs 10k"], lin, markdown)]
@@ -669,7 +670,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source-mode", choices=("plaintext", "encrypted"), default="plaintext")
     p.add_argument("--batch-sizes", default=str(config.DEFAULT_BATCH_SIZE),
                    help=f"comma-separated batch sizes, one DAG run each (default {config.DEFAULT_BATCH_SIZE})")
-    p.add_argument("--parallelism", type=int, default=2, help="AIRFLOW__CORE__PARALLELISM (default 2)")
+    p.add_argument("--parallelism", type=int, default=3,
+                   help="AIRFLOW__CORE__PARALLELISM: task slots (default 3 on 2 cores: a slot waits on S3 and the "
+                        "evidence bucket part of the time)")
     p.add_argument("--floor-sample", type=int, default=0,
                    help="build at most this many of the delivered submissions for the floor (0 = all)")
     p.add_argument("--profile", type=int, default=0, metavar="TOP", help="add a cProfile top-TOP of the floor")
