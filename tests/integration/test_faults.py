@@ -253,9 +253,9 @@ def _one_batch(services, run: str, batch_size: int) -> tuple[list[dict], dict]:
 
 
 def test_the_next_package_renders_while_the_previous_one_uploads(fresh, services, monkeypatch):
-    """The first upload is held until two more packages have been rendered: without uploads in the
-    background the batch would wait on it forever (the test's own timeout); nothing is recorded uploaded
-    before S3 confirmed it, and the batch still delivers every package exactly once."""
+    """The first upload is held until two packages after it have been rendered (three renders counting its
+    own): with uploads one at a time, or only one ahead, the batch waits on it and the wait below times out;
+    nothing is recorded uploaded before S3 confirmed it, and the batch still delivers every package once."""
     from include.form526.delivery import batch as batch_mod
 
     plans, _ = _one_batch(services, "manual__overlap", 40)
@@ -272,8 +272,8 @@ def test_the_next_package_renders_while_the_previous_one_uploads(fresh, services
     def held_put(self, bucket, key, *a, **kw):
         if not first["held"]:
             first["held"] = True
-            for _ in range(2):  # two more packages render while this one is "on the wire"
-                assert rendered.acquire(timeout=60), "the batch did not render ahead of a pending upload"
+            for _ in range(3):  # its own render, then two more while this one is "on the wire"
+                assert rendered.acquire(timeout=30), "the batch did not render ahead of a pending upload"
             with psycopg.connect(services.ledger_dsn) as conn:
                 seen_uploaded_early.extend(r[0] for r in conn.execute(
                     "SELECT submission_id FROM form526_deliveries WHERE state = 'uploaded' AND s3_key = %s",
@@ -297,35 +297,43 @@ def test_the_next_package_renders_while_the_previous_one_uploads(fresh, services
     assert all(packages_per_id(services)[sid] == 1 for sid in uploaded)
 
 
+@pytest.mark.parametrize("ahead", [0, 2])
 def test_an_upload_failing_in_the_background_fails_the_batch_and_the_retry_delivers_once(fresh, services,
-                                                                                        monkeypatch):
-    """S3 refuses the 5th upload (on the upload thread): the batch raises, nothing after it is recorded
-    uploaded without its object, and a second attempt of the same batch delivers every package once."""
-    plans, _ = _one_batch(services, "manual__bg_fail", 30)
+                                                                                        monkeypatch, ahead):
+    """S3 refuses the 5th upload (on the upload thread when ``ahead`` > 0): the batch raises, nothing at or
+    after it is recorded uploaded (though later uploads may have landed), and a second attempt of the same
+    batch confirms what landed instead of writing it again and delivers every package once."""
+    plans, _ = _one_batch(services, f"manual__bg_fail_{ahead}", 30)
     original = ObjectStore.put_file_confirmed
-    calls = {"n": 0}
+    calls = {"n": 0, "failed_id": None}
 
-    def failing(self, *a, **kw):
+    def failing(self, bucket, key, *a, **kw):
         calls["n"] += 1
         if calls["n"] == 5:
+            calls["failed_id"] = int(key.rsplit("/", 1)[1][:-4])
             raise ConnectionError("injected: S3 unreachable")
-        return original(self, *a, **kw)
+        return original(self, bucket, key, *a, **kw)
 
     monkeypatch.setattr(ObjectStore, "put_file_confirmed", failing)
     b = plans[0]
-    spec = BatchSpec(run_id="manual__bg_fail", run_key=b["run_key"], batch_no=b["batch_no"], bucket=h.BUCKET,
-                     key_prefix="form526")
+    spec = BatchSpec(run_id=f"manual__bg_fail_{ahead}", run_key=b["run_key"], batch_no=b["batch_no"],
+                     bucket=h.BUCKET, key_prefix="form526")
     store = ObjectStore(services.boto3_client())
     with psycopg.connect(services.source_dsn, autocommit=True) as src, \
             psycopg.connect(services.ledger_dsn, autocommit=True) as led:
         with pytest.raises(ConnectionError):
-            deliver_batch(spec, source_conn=src, ledger_conn=led, store=store, flush_every=1)
+            deliver_batch(spec, source_conn=src, ledger_conn=led, store=store, flush_every=1, upload_ahead=ahead)
         rows = ledger_rows(services)
         keys = h.list_keys(services)
-        assert all(rows[sid][1] in keys for sid, (state, _, _) in rows.items() if state == "uploaded")
-        res = deliver_batch(spec, source_conn=src, ledger_conn=led, store=store, flush_every=1)
+        uploaded_first = {sid for sid, (state, _, _) in rows.items() if state == "uploaded"}
+        assert calls["failed_id"] is not None and uploaded_first
+        assert all(sid < calls["failed_id"] for sid in uploaded_first), "recorded past the failed upload"
+        assert all(rows[sid][1] in keys for sid in uploaded_first)
+        landed_unrecorded = set(packages_per_id(services)) - uploaded_first
+        res = deliver_batch(spec, source_conn=src, ledger_conn=led, store=store, flush_every=1, upload_ahead=ahead)
     rows = ledger_rows(services)
     batch_rows = {sid: r for sid, r in rows.items() if r[0] in ("uploaded", "failed")}
     assert len(batch_rows) == b["count"]
     assert all(n == 1 for n in packages_per_id(services).values())
     assert res.claimed == res.uploaded + res.failed and res.claimed < b["count"]
+    assert res.already_in_s3 == len(landed_unrecorded)

@@ -23,8 +23,10 @@ never loses its submissions to another run; a dead worker's claims still expire 
 ``execution_timeout`` bounds the whole batch: on timeout the claims are released and the next run goes on.
 
 Transient trouble (S3, the evidence bucket, KMS or Postgres unreachable, an unconfirmed upload) raises,
-so Airflow retries the task; the retry re-claims its own rows and redoes only what is not confirmed.
-Every temporary file of a submission is closed before the next one starts, success or failure.
+so Airflow retries the task; the retry re-claims its own rows and redoes only what is not confirmed. A failing
+batch waits for its running upload before it releases its claims, so no late PUT lands under another run.
+A submission's converted evidence is closed once its package is built; the package's own file once S3
+confirmed it (at most ``upload_ahead`` of them are open at a time), success or failure.
 """
 
 from __future__ import annotations
@@ -146,7 +148,7 @@ def deliver_batch(spec: BatchSpec, *, source_conn, ledger_conn, store: ObjectSto
 class _InFlight:
     """A rendered package on its way to S3, and what to record once S3 confirmed it."""
 
-    future: Future[Stored]
+    future: Future[Stored] | None
     out: IO[bytes]
     record: Callable[[Stored], None]
 
@@ -190,7 +192,7 @@ class _Batch:
             self._deliver(ids, claims, earlier)
         except BaseException:
             log.info("::endgroup::")
-            self._abandon_uploads()
+            self._abandon_uploads()  # before the release: a PUT still running must not land after it
             with contextlib.suppress(Exception):  # the ledger may be what failed; then the claims expire instead
                 ledger.release(self.ledger, spec.worker)
             raise
@@ -217,17 +219,23 @@ class _Batch:
         """Record the oldest uploads once S3 confirmed them, until at most ``keep`` are in flight; an upload
         that failed raises here (the batch fails and is retried)."""
         while len(self.in_flight) > keep:
-            job = self.in_flight.popleft()
-            job.record(job.future.result())
+            job = self.in_flight[0]  # stays tracked until recorded: an interrupted wait leaves it to be abandoned
+            if job.future is None:  # never submitted (only an interrupted ``_deliver_one`` leaves one so)
+                raise RuntimeError("an upload was tracked but never submitted")
+            stored = job.future.result()
+            self.in_flight.popleft()
+            job.record(stored)
 
     def _abandon_uploads(self) -> None:
-        """On the way out of a failed batch: cancel what has not started, wait for what has, close the files.
-        An upload that did land is not recorded; the next attempt finds it in S3 (its claim says it may exist)."""
+        """On the way out of a failed batch: cancel what has not started, wait for the upload that has, then
+        close the files. An upload that did land is not recorded; the next attempt finds it in S3 (its claim
+        says it may exist)."""
         for job in self.in_flight:
-            job.future.cancel()
+            if job.future is not None:
+                job.future.cancel()
+        if self.uploader is not None:
+            self.uploader.shutdown(wait=True, cancel_futures=True)
         for job in self.in_flight:
-            with contextlib.suppress(BaseException):
-                job.future.exception()
             job.out.close()
         self.in_flight.clear()
 
@@ -297,8 +305,8 @@ class _Batch:
             self._record(row, c, pkg, stored, included, missing)
 
         if c.may_exist:  # a retry: the bytes may already be there (checked now, in order, not in the background)
-            self._await_uploads(keep=0)
             with out:
+                self._await_uploads(keep=0)
                 if self.store.matches_file(c.bucket, c.key, out, size=pkg.size, sha256_hex=pkg.sha256):
                     self.result.already_in_s3 += 1
                     record(_describe(out, pkg.size, pkg.sha256, self.store))
@@ -309,7 +317,9 @@ class _Batch:
         if self.uploader is None or self.upload_ahead == 0:
             record(self._upload(c, out, pkg))
             return
-        self.in_flight.append(_InFlight(self.uploader.submit(self._upload, c, out, pkg), out, record))
+        job = _InFlight(None, out, record)  # tracked before it is submitted: a timeout in between leaks nothing
+        self.in_flight.append(job)
+        job.future = self.uploader.submit(self._upload, c, out, pkg)
 
     def _record(self, row: SourceRow, c: ledger.Claim, pkg: Package, stored: Stored, included: int,
                 missing: Counter[str]) -> None:

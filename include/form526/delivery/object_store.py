@@ -23,8 +23,7 @@ from typing import IO, Any, NamedTuple
 
 DEFAULT_PART_SIZE = 16 * 1024 * 1024
 DEFAULT_MULTIPART_THRESHOLD = 32 * 1024 * 1024
-WRITER_PART_SIZE = 8 * 1024 * 1024
-MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum for every part but the last
+WRITER_PART_SIZE = MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum for every part but the last; the smallest buffer
 
 
 def md5_hex(data: bytes) -> str:
