@@ -273,7 +273,8 @@ class StreamingUpload:
         self._buffer += data
         self.size += len(data)
         while len(self._buffer) >= self.part_size:
-            part = bytes(self._buffer[:self.part_size])
+            with memoryview(self._buffer) as view:  # one copy of the part (a bytearray slice would be a second)
+                part = bytes(view[:self.part_size])
             del self._buffer[:self.part_size]
             self._send(part)
         return len(data)
