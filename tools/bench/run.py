@@ -551,7 +551,7 @@ def table(results: list[dict[str, Any]], markdown: bool = False) -> str:
     body = []
     for x in rows:
         sc, r = x["sc"], x["r"]
-        name = (f"N={sc['n_failed']:,} {sc['source_mode']}, evidence {sc['evidence_share']:.0%}"
+        name = (f"N={sc['n_failed']:,} {sc['source_mode']}, evidence {sc['evidence_share']:.0%}{_commit(r)}"
                 + ("" if r["state"] == "success" else f" ({r['state']})"))
         pp = r["per_package"]
         body.append([name, f"{sc['seeded']['rows']:,}", f"{sc['seeded']['per_state']['failed']:,}",
@@ -586,7 +586,7 @@ def table(results: list[dict[str, Any]], markdown: bool = False) -> str:
     for x in rows:
         r = x["r"]
         per = r["cpu_ms_per_package"]
-        cpu_body.append([_short(x["sc"])]
+        cpu_body.append([_short(x)]
                         + [f"{per.get(g, 0):.1f}" for g in (*PIPELINE_GROUPS, *EXTERNAL_GROUPS)]
                         + [_num(x["sc"]["floor"].get("cpu_ms_per_package"), 1),
                            ", ".join(f"{k} {v:.0f}" for k, v in x["whole_run"].items() if v)])
@@ -594,7 +594,7 @@ def table(results: list[dict[str, Any]], markdown: bool = False) -> str:
         out += ["", _render(["run", "tasks+scheduler", "api-server", "dag-processor", "postgres", "moto (S3)",
                              "evidence S3", "kms", "floor CPU", "peak RSS MB of the whole-run tasks"],
                             cpu_body, markdown)]
-    costs = [[_short(x["sc"]), f"{x['r']['per_package']['s3_writes']:.3f}",
+    costs = [[_short(x), f"{x['r']['per_package']['s3_writes']:.3f}",
               f"{x['r']['per_package']['s3_reads']:.3f}", f"{x['r']['per_package']['s3_lists']:.4f}",
               f"{x['r']['per_package']['evidence_gets']:.2f}", f"{x['r']['per_package']['bucket_bytes'] / 1024:.0f}",
               f"{x['r']['per_package']['kms_calls']:.2f}", f"${x['r']['aws_cost_150k_usd']['total']:.2f}"]
@@ -605,8 +605,15 @@ def table(results: list[dict[str, Any]], markdown: bool = False) -> str:
     return "\n".join(out)
 
 
-def _short(sc: dict[str, Any]) -> str:
-    return f"N={sc['n_failed']:,} {sc['source_mode']}, ev. {sc['evidence_share']:.0%}"
+def _commit(r: dict[str, Any]) -> str:
+    """The code a run measured: `` @<commit>`` (so two runs of one scenario can be told apart)."""
+    head = ((r.get("code") or {}).get("git_head") or "").split(" ")[0]
+    return f" @{head[:7]}" if head else ""
+
+
+def _short(x: dict[str, Any]) -> str:
+    sc = x["sc"]
+    return f"N={sc['n_failed']:,} {sc['source_mode']}, ev. {sc['evidence_share']:.0%}{_commit(x['r'])}"
 
 
 def _num(value: float | None, digits: int = 2) -> str:
