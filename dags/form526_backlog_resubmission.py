@@ -208,8 +208,9 @@ def form526_backlog_resubmission():
     # build and deliver, one mapped task per batch
     delivered = DeliverBatchOperator.partial(
         task_id="build_and_deliver",
-        doc_md="One planned batch: render each submission's package, upload it encrypted, confirm size and SHA-256, "
-        "record it in the ledger. One bad submission is recorded failed and the batch goes on.",
+        doc_md="One planned batch: render each submission's package, upload it encrypted (in the background while "
+        "the next one renders), confirm size and SHA-256, record it in the ledger. One bad submission is recorded "
+        "failed and the batch goes on.",
         pool=config.SOURCE_DB_POOL,
         sse_kms_key_id="{{ var.value.get('form526_sse_kms_key_id', '') }}",
         map_index_template="batch {{ task.batch['batch_id'] }} · {{ task.batch['count'] }} submissions",

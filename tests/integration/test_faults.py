@@ -162,22 +162,31 @@ def test_postgres_connection_dropped_mid_batch_is_retried_without_false_success(
     assert_exactly_once(services, fresh)
 
 
-def test_two_runs_at_the_same_time_never_deliver_an_id_twice(fresh, services):
-    """Both runs plan the same submissions; their batches then race, interleaved, on two threads."""
-    params = {"batch_size": 4, "bucket": h.BUCKET, "key_prefix": "form526", "tolerated_failure_percent": 100,
-              "dry_run": False, "redeliver": False, "max_submissions": None, "submission_ids": None,
-              "submission_ids_s3_uri": None, "created_after": None, "created_before": None}
+def _params(batch_size: int) -> dict:
+    return {"batch_size": batch_size, "bucket": h.BUCKET, "key_prefix": "form526", "tolerated_failure_percent": 100,
+            "dry_run": False, "redeliver": False, "max_submissions": None, "submission_ids": None,
+            "submission_ids_s3_uri": None, "created_after": None, "created_before": None}
+
+
+def _plan_run(services, run: str, batch_size: int, as_of: datetime | None = None) -> list[dict]:
+    """Begin, extract, dedupe and plan one run in-process (what the whole-run tasks do); its batches."""
+    params = _params(batch_size)
     scope = validate_params(params, params)
-    as_of = datetime.now(UTC)
-    plans = {}
+    as_of = as_of or datetime.now(UTC)
     with psycopg.connect(services.source_dsn, autocommit=True) as src, \
             psycopg.connect(services.ledger_dsn, autocommit=True) as led:
-        for run in ("manual__A", "scheduled__B"):
-            pipeline.begin_run(led, run_id=run, dag_id=DAG_ID, as_of=as_of, params=params, known_params=params,
-                               open_csv=lambda b, k: [])
-            pipeline.extract(src, led, run_id=run, scope=scope, as_of=as_of)
-            pipeline.dedupe(led, run_id=run)
-            plans[run] = pipeline.plan(led, run_id=run, run_key_=run_key(run), scope=scope)
+        pipeline.begin_run(led, run_id=run, dag_id=DAG_ID, as_of=as_of, params=params, known_params=params,
+                           open_csv=lambda b, k: [])
+        pipeline.extract(src, led, run_id=run, scope=scope, as_of=as_of)
+        pipeline.dedupe(led, run_id=run)
+        return pipeline.plan(led, run_id=run, run_key_=run_key(run), scope=scope)
+
+
+def test_two_runs_at_the_same_time_never_deliver_an_id_twice(fresh, services):
+    """Both runs plan the same submissions; their batches then race, interleaved, on two threads."""
+    as_of = datetime.now(UTC)
+    plans = {run: _plan_run(services, run, 4, as_of) for run in ("manual__A", "scheduled__B")}
+    scope = validate_params(_params(4), _params(4))
     assert [b["count"] for b in plans["manual__A"]] == [b["count"] for b in plans["scheduled__B"]]
 
     start = threading.Barrier(2)
@@ -237,28 +246,13 @@ def test_scheduled_sweep_after_a_manual_run_takes_only_the_remainder(fresh, serv
     assert_exactly_once(services, fresh)
 
 
-def _one_batch(services, run: str, batch_size: int) -> tuple[list[dict], dict]:
-    params = {"batch_size": batch_size, "bucket": h.BUCKET, "key_prefix": "form526", "tolerated_failure_percent": 100,
-              "dry_run": False, "redeliver": False, "max_submissions": None, "submission_ids": None,
-              "submission_ids_s3_uri": None, "created_after": None, "created_before": None}
-    scope = validate_params(params, params)
-    as_of = datetime.now(UTC)
-    with psycopg.connect(services.source_dsn, autocommit=True) as src, \
-            psycopg.connect(services.ledger_dsn, autocommit=True) as led:
-        pipeline.begin_run(led, run_id=run, dag_id=DAG_ID, as_of=as_of, params=params, known_params=params,
-                           open_csv=lambda b, k: [])
-        pipeline.extract(src, led, run_id=run, scope=scope, as_of=as_of)
-        pipeline.dedupe(led, run_id=run)
-        return pipeline.plan(led, run_id=run, run_key_=run_key(run), scope=scope), params
-
-
 def test_the_next_package_renders_while_the_previous_one_uploads(fresh, services, monkeypatch):
     """The first upload is held until two packages after it have been rendered (three renders counting its
     own): with uploads one at a time, or only one ahead, the batch waits on it and the wait below times out;
     nothing is recorded uploaded before S3 confirmed it, and the batch still delivers every package once."""
     from include.form526.delivery import batch as batch_mod
 
-    plans, _ = _one_batch(services, "manual__overlap", 40)
+    plans = _plan_run(services, "manual__overlap", 40)
     rendered = threading.Semaphore(0)
     original_build, original_put = batch_mod._build, ObjectStore.put_file_confirmed
     seen_uploaded_early: list[int] = []
@@ -303,7 +297,7 @@ def test_an_upload_failing_in_the_background_fails_the_batch_and_the_retry_deliv
     """S3 refuses the 5th upload (on the upload thread when ``ahead`` > 0): the batch raises, nothing at or
     after it is recorded uploaded (though later uploads may have landed), and a second attempt of the same
     batch confirms what landed instead of writing it again and delivers every package once."""
-    plans, _ = _one_batch(services, f"manual__bg_fail_{ahead}", 30)
+    plans = _plan_run(services, f"manual__bg_fail_{ahead}", 30)
     original = ObjectStore.put_file_confirmed
     calls = {"n": 0, "failed_id": None}
 
