@@ -53,7 +53,7 @@ bench-10k-encrypted: setup
 bench-linearity: setup
 	$(BIN)/python tools/bench/run.py --n 1000 --n 10000 --evidence-share 0.1 --moto-spill-kib 256 $(ARGS)
 
-## The historic backlog: seed once into a kept directory (~3 min), then run (~1 h+); delete the directory after.
+## The 150k backlog: seed once into a kept directory (~2 min), then run (~30 min on 2 cores); delete the directory after.
 BENCH_150K_DIR ?= /tmp/form526-bench-150k
 bench-150k-seed: setup
 	$(BIN)/python tools/bench/run.py seed --n 150000 --evidence-share 0.1 --data-dir $(BENCH_150K_DIR)
